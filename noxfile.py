@@ -1,0 +1,76 @@
+"""Sessions: tests, bench, lint, study, report, ui.
+
+Every session runs in one shared virtual environment, ``.venv`` (git-ignored), created on first use:
+torch first (``SUITE_TORCH``, default ``torch==2.13.0``, the local CPU wheel on our machines; set e.g.
+``SUITE_TORCH=torch`` on a GPU host), then the project with its dev extra. It is re-synced only when
+``pyproject.toml`` changes, so a second session starts in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests"]
+ROOT = Path(__file__).parent
+VENV = ROOT / ".venv"
+PY = VENV / "bin" / "python"
+ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONHASHSEED": "0"}
+
+
+def _venv(session: nox.Session) -> str:
+    stamp = VENV / ".suite-stamp"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    want += os.environ.get("SUITE_TORCH", "torch==2.13.0")
+    if not PY.exists():
+        session.run("python", "-m", "venv", str(VENV), external=True)
+    if not stamp.exists() or stamp.read_text() != want:
+        pip = [str(PY), "-m", "pip", "install", "-q"]
+        session.run(*pip, os.environ.get("SUITE_TORCH", "torch==2.13.0"), external=True)
+        session.run(*pip, "-e", f"{ROOT}[dev]", external=True)
+        stamp.write_text(want)
+    return str(PY)
+
+
+def _run(session: nox.Session, *args: str) -> None:
+    session.run(_venv(session), *args, external=True, env=ENV)
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """The test suite (real data from ../shared/data or SUITE_DATA)."""
+    _run(session, "-m", "pytest", "-q", *(session.posargs or ["tests"]))
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: kernels vs memory bandwidth, loaders, a training step vs the ANN; saved for comparison."""
+    _run(session, "-m", "pytest", "benchmarks", "-q", "-p", "no:randomly", "--benchmark-only",
+         "--benchmark-autosave", "--benchmark-columns=min,median,mean,rounds", "-s", *session.posargs)
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    _run(session, "-m", "ruff", "check", "suite", "tests", "benchmarks", "noxfile.py")
+    _run(session, "-m", "ruff", "format", "--check", "suite", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session(python=False)
+def study(session: nox.Session) -> None:
+    """Run a study: ``nox -s study -- table3 --profile cpu --data-root ../shared/data``."""
+    _run(session, "-m", "suite", "study", *session.posargs)
+
+
+@nox.session(python=False)
+def report(session: nox.Session) -> None:
+    """Render tables and figures: ``nox -s report -- all --profile cpu``."""
+    _run(session, "-m", "suite", "report", *session.posargs)
+
+
+@nox.session(python=False)
+def ui(session: nox.Session) -> None:
+    """The MLflow UI on the project's store, at 127.0.0.1."""
+    _run(session, "-m", "suite", "ui", *session.posargs)

@@ -1,0 +1,90 @@
+"""The time loop, in one place: the fused multi-step kernel and the per-step autograd reference.
+
+``run(xs, params, static, fused=True)`` maps input current ``[T, B, ...]`` to spikes of the same shape.
+
+Fused path (:class:`_Fused`): a ``torch.autograd.Function`` whose forward runs the whole time loop without an
+autograd graph and saves only the input X (no H, no V, no surrogate values: one input-sized tensor); its
+backward recomputes H from X and runs BPTT by hand (:func:`suite.neurons.dynamics.backward_seq`), returning
+gradients for X, k, the decay and the threshold. Both loops are compiled with ``torch.compile`` (inductor
+fuses the unrolled loop into a few element-wise kernels that read X once and write S once) and cached per
+static configuration; where no compiler works, or ``SUITE_COMPILE=0``, the same loops run eagerly.
+
+Reference path (:func:`reference`): :func:`suite.neurons.dynamics.step` applied per step under autograd,
+iterating with ``unbind`` (``x[t]`` inside autograd zero-fills a full ``[T, ...]`` gradient per step).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+from suite.neurons.dynamics import Params, Static, backward_seq, forward_seq, step
+
+_compiled: dict[tuple, object] = {}
+_compile_broken = False
+
+
+def compile_enabled() -> bool:
+    return os.environ.get("SUITE_COMPILE", "1") != "0" and not _compile_broken
+
+
+def _kernel(fn, key):
+    """``fn`` compiled once per key (static config, device type, dtype); eager when compiling fails."""
+    global _compile_broken
+    if not compile_enabled():
+        return fn
+    if key not in _compiled:
+        _compiled[key] = torch.compile(fn, dynamic=True, fullgraph=True)
+    return _compiled[key]
+
+
+def _call(fn, key, *args):
+    global _compile_broken
+    kern = _kernel(fn, key)
+    if kern is fn:
+        return fn(*args)
+    try:
+        return kern(*args)
+    except Exception as err:  # no C++ compiler, unsupported backend: the eager loop is the same math
+        _compile_broken = True
+        warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); using the eager loop", stacklevel=3)
+        return fn(*args)
+
+
+class _Fused(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, xs, k, decay, v_th, c: Static):
+        key = ("fwd", c, xs.device.type, xs.dtype)
+        spikes = _call(forward_seq, key, xs, k, decay, v_th, c)
+        ctx.save_for_backward(xs, k, decay, v_th)
+        ctx.c = c
+        return spikes
+
+    @staticmethod
+    def backward(ctx, gs):
+        xs, k, decay, v_th = ctx.saved_tensors
+        needs = tuple(ctx.needs_input_grad[1:4])
+        key = ("bwd", ctx.c, needs, xs.device.type, xs.dtype)
+        gx, gk, gd, gth = _call(backward_seq, key, xs, gs.contiguous(), k, decay, v_th, ctx.c, needs)
+        if not ctx.needs_input_grad[0]:
+            gx = None
+        return gx, gk, gd, gth, None
+
+
+def fused(xs: torch.Tensor, p: Params, c: Static) -> torch.Tensor:
+    return _Fused.apply(xs.contiguous(), p.k, p.decay, p.v_th, c)
+
+
+def reference(xs: torch.Tensor, p: Params, c: Static) -> torch.Tensor:
+    v = torch.full_like(xs[0], c.v_init)
+    out = []
+    for x in xs.unbind(0):
+        s, v = step(x, v, p, c)
+        out.append(s)
+    return torch.stack(out)
+
+
+def run(xs: torch.Tensor, p: Params, c: Static, use_fused: bool = True) -> torch.Tensor:
+    return fused(xs, p, c) if use_fused else reference(xs, p, c)
