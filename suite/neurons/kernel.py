@@ -15,6 +15,7 @@ iterating with ``unbind`` (``x[t]`` inside autograd zero-fills a full ``[T, ...]
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -24,15 +25,35 @@ from suite.neurons.dynamics import Params, Static, backward_seq, forward_seq, st
 
 _compiled: dict[tuple, object] = {}
 _compile_broken = False
+# Dynamo counts recompiles per code object: every neuron variant, T and dtype is one more entry of the
+# same two loops, far beyond the default limit of 8.
+for _name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit", "accumulated_cache_size_limit"):
+    if hasattr(torch._dynamo.config, _name):
+        setattr(torch._dynamo.config, _name, max(getattr(torch._dynamo.config, _name), 1024))
+
+
+_override: bool | None = None
 
 
 def compile_enabled() -> bool:
+    if _override is not None:
+        return _override and not _compile_broken
     return os.environ.get("SUITE_COMPILE", "1") != "0" and not _compile_broken
+
+
+@contextlib.contextmanager
+def compiling(enabled: bool):
+    """Force the compiled (or eager) loops inside the block, whatever ``SUITE_COMPILE`` says."""
+    global _override
+    before, _override = _override, enabled
+    try:
+        yield
+    finally:
+        _override = before
 
 
 def _kernel(fn, key):
     """``fn`` compiled once per key (static config, device type, dtype); eager when compiling fails."""
-    global _compile_broken
     if not compile_enabled():
         return fn
     if key not in _compiled:
@@ -48,7 +69,9 @@ def _call(fn, key, *args):
     try:
         return kern(*args)
     except Exception as err:  # no C++ compiler, unsupported backend: the eager loop is the same math
-        _compile_broken = True
+        if isinstance(err, (torch._dynamo.exc.BackendCompilerFailed, OSError, RuntimeError)):
+            _compile_broken = True  # the toolchain itself is unusable: stop trying for every key
+        _compiled[key] = fn
         warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); using the eager loop", stacklevel=3)
         return fn(*args)
 

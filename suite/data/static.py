@@ -1,0 +1,126 @@
+"""Static image sets (MNIST, Fashion-MNIST, CIFAR-10): files -> one uint8 tensor -> normalised items.
+
+A :class:`StaticSource` is the data that describes one set (folder, files per split, decoder, per-channel
+mean/std, optional training augmentation, official download). The whole split is decoded once into a
+uint8 ``[N, C, H, W]`` tensor; each item is normalised on the fly, ``x = pixel / 255``, then
+``(x - mean) / std``, as one multiply-add, which keeps memory at one byte per pixel (CIFAR-10 train would
+take 600 MB as float32) and costs a few microseconds per item.
+
+Items are ``([C, H, W]`` float32, ``int`` label``)``; the network repeats its encoder's output over T, so
+T plays no part here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from suite.data.download import extract_tar, fetch
+from suite.data.errors import DatasetNotFound
+from suite.data.subsets import stratified_limit
+
+
+def random_crop_flip(img: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """The standard CIFAR training augmentation on a uint8 ``[C, H, W]`` image: zero-pad by ``pad``,
+    crop back to ``H x W`` at a random offset, flip horizontally with probability 1/2. Padding is done
+    on raw pixels (black), as torchvision's ``RandomCrop(32, padding=4)`` before ``Normalize`` does."""
+    _, h, w = img.shape
+    r = int(torch.randint(0, (2 * pad + 1) ** 2 * 2, ()))
+    dy, dx, flip = r // (2 * (2 * pad + 1)), (r // 2) % (2 * pad + 1), r % 2
+    out = F.pad(img, (pad, pad, pad, pad))[:, dy : dy + h, dx : dx + w]
+    return out.flip(-1) if flip else out
+
+
+@dataclass(frozen=True)
+class Remote:
+    """One official file (or archive) and the md5 it must have; ``urls`` are mirrors tried in order."""
+
+    urls: tuple[str, ...]
+    md5: str
+
+
+@dataclass(frozen=True)
+class StaticSource:
+    folder: str  # under the data root
+    files: Mapping[str, tuple[str, ...]]  # split -> file names in ``folder``
+    decode: Callable[[list[Path]], tuple[torch.Tensor, torch.Tensor]]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    home: str  # where a person gets the files
+    need_all: bool = True  # every listed file must be present (else: any one of them, e.g. CIFAR batches)
+    remotes: Mapping[str, Remote] = field(default_factory=dict)  # file name -> its official source
+    archive: Remote | None = None  # or: one official archive that unpacks ``folder`` into the root
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+    options: Mapping[str, object] = field(default_factory=lambda: {"download": True, "augment": False})
+
+    def expected(self, root: Path, split: str) -> str:
+        names = self.files[split]
+        joined = names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
+        return f"{root / self.folder}/{joined}" + ("" if self.need_all else " (any of them)")
+
+    def present(self, root: Path, split: str) -> list[Path]:
+        paths = [root / self.folder / f for f in self.files[split]]
+        found = [p for p in paths if p.is_file()]
+        return found if (len(found) == len(paths) or not self.need_all) else []
+
+    def download(self, root: Path, split: str) -> str:
+        """Fetch the split's missing files; returns what happened, for the error message if it failed."""
+        try:
+            if self.archive is not None:
+                tgz = root / Path(self.archive.urls[0]).name
+                fetch(self.archive.urls, tgz, self.archive.md5)
+                extract_tar(tgz, root)
+            for name in self.files[split]:
+                if not (root / self.folder / name).is_file():
+                    fetch(self.remotes[name].urls, root / self.folder / name, self.remotes[name].md5)
+        except OSError as e:
+            return f"failed: {e}"
+        return "downloaded, but the expected files are still missing"
+
+    def open(self, name: str, root: Path, split: str, limit: int | None, options: dict):
+        paths = self.present(root, split)
+        if not paths:
+            status = self.download(root, split) if options["download"] else "not attempted (download=False)"
+            paths = self.present(root, split)
+            if not paths:
+                raise DatasetNotFound.build(name, split, root / self.folder, self.expected(root, split),
+                                            self.home, status) from None
+        if options["augment"] and (self.augment is None or split != "train"):
+            why = "only the train split is augmented" if self.augment else f"{name} defines no augmentation"
+            raise ValueError(f"{name} ({split}): augment=True is not allowed: {why}; use augment=False")
+        images, labels = self.decode(paths)
+        keep = stratified_limit(labels.tolist(), limit)
+        if len(keep) < len(labels):
+            images, labels = images[keep], labels[keep]
+        return StaticDataset(name, split, images, labels, self.mean, self.std,
+                             self.augment if options["augment"] else None)
+
+
+class StaticDataset(torch.utils.data.Dataset):
+    """``(x [C, H, W] float32 normalised, label int)``; ``images`` keeps the raw uint8 pixels."""
+
+    def __init__(self, name, split, images: torch.Tensor, targets: torch.Tensor, mean, std, augment=None):
+        self.name, self.split = name, split
+        self.images, self.targets = images, targets.long()
+        std_t = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+        self._scale = 1.0 / (255.0 * std_t)
+        self._shift = -torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1) / std_t
+        self._labels = self.targets.tolist()
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        img = self.images[i]
+        if self.augment is not None:
+            img = self.augment(img)
+        return torch.addcmul(self._shift, img.float(), self._scale), self._labels[i]
+
+    def __repr__(self) -> str:
+        aug = ", augmented" if self.augment else ""
+        return f"StaticDataset({self.name}, {self.split}, {len(self)} images {tuple(self.images.shape[1:])}{aug})"
