@@ -1,0 +1,102 @@
+"""``python -m suite {study,report,ui,worker}``: the command line the nox sessions call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def _study(args) -> int:
+    from suite.study import run_study
+
+    return run_study(
+        args.study, profile=args.profile, seeds=args.seeds, workers=args.workers, data_root=args.data_root,
+        dry_run=args.dry_run, tracking_uri=args.tracking_uri, report=not args.no_report,
+    )
+
+
+def _report(args) -> int:
+    from suite import report
+    from suite.study import study_names, tracking
+
+    names = study_names() if args.study == "all" else [args.study]
+    uri = args.tracking_uri or tracking.default_uri()
+    command = "nox -s report -- " + " ".join([args.study, "--profile", args.profile])
+    for name in names:
+        for path in report.render(name, profile=args.profile, tracking_uri=uri,
+                                  out_dir=Path(args.out) / args.profile, command=command):
+            print(path)
+    return 0
+
+
+def _ui(args) -> int:
+    from suite.study import tracking
+
+    uri = args.tracking_uri or tracking.default_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(uri).search_experiments()  # create the store once, before the server's workers
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
+           "--port", str(args.port), "--workers", "1"]
+    if uri.startswith("sqlite:///"):
+        cmd += ["--default-artifact-root", (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()]
+    print(f"MLflow UI on the store {uri}: http://127.0.0.1:{args.port}", flush=True)
+    return subprocess.call(cmd, env=env)
+
+
+def _worker(args) -> int:
+    """Run one task file (for cluster executors: ``python -m suite worker task.json``)."""
+    from suite.study.worker import execute
+
+    print(json.dumps(execute(json.loads(Path(args.task).read_text())), default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m suite", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("study", help="run a study (studies/<name>.toml)")
+    p.add_argument("study")
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--seeds", type=int, nargs="+")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--data-root", default=None, help="dataset folder (default: $SUITE_DATA, else ./data)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
+    p.add_argument("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI, else .suite/)")
+    p.add_argument("--no-report", action="store_true", help="do not render the table at the end")
+    p.set_defaults(fn=_study)
+
+    p = sub.add_parser("report", help="render tables and figures into results/<profile>/")
+    p.add_argument("study", help="a study name, or 'all'")
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--tracking-uri", default=None)
+    p.add_argument("--out", default="results")
+    p.set_defaults(fn=_report)
+
+    p = sub.add_parser("ui", help="the MLflow UI on the project's store, at 127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--tracking-uri", default=None)
+    p.set_defaults(fn=_ui)
+
+    p = sub.add_parser("worker", help="execute one task file (cluster executors)")
+    p.add_argument("task")
+    p.set_defaults(fn=_worker)
+
+    args = parser.parse_args(argv)
+    from suite.study.spec import StudyError
+
+    try:
+        return args.fn(args)
+    except StudyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

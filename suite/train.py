@@ -1,0 +1,264 @@
+"""One training run from one flat config dict: the paper's recipe, checkpointed every epoch.
+
+Read top to bottom: resolve the config, seed, build data and network, restore the last good checkpoint,
+then for each epoch train, evaluate, probe, checkpoint and report through ``callback``. It knows nothing
+of MLflow; the study runner does the tracking.
+
+Recipe (Sec. 3): Adam, lr 1e-4, cosine annealing with T_max = 100, MSE between the class firing rates
+and the one-hot label, Table 1's T and epochs. Accuracy is reported in percent, the paper's and its
+reference code's way (best test accuracy over epochs) beside the final epoch's.
+
+Resume: a checkpoint holds model, optimizer, scheduler, every RNG state, the epoch and the metrics so
+far; the shuffling order of epoch e is drawn from ``(seed, e)``, so a run killed after any epoch and
+restarted ends with the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as fn
+
+from suite import data, models, neurons
+from suite.models import probes
+
+DEFAULTS: dict[str, Any] = {
+    "dataset": "mnist",
+    "network": "auto",  # "auto" = the dataset's Table 1 network
+    "neuron": "KLIF",
+    "surrogate": "atan",
+    "alpha": None,  # None = the surrogate's default (ATan: 2)
+    "detach_reset": False,
+    "tau": 2.0,
+    "v_th": 1.0,
+    "encoder": 3,
+    "width": 1.0,
+    "T": None,  # None = Table 1's T for the dataset
+    "epochs": None,  # None = Table 1's epochs
+    "batch_size": None,  # None = the reference code's batch size for the dataset
+    "lr": 1e-4,
+    "t_max": 100,
+    "weight_decay": 0.0,
+    "seed": 0,
+    "limit_train": None,
+    "limit_test": None,
+    "augment": False,
+    "data_root": None,
+    "device": "auto",
+    "amp": False,
+    "workers": 0,
+    "threads": None,
+}
+
+NEURON_KEYS = ("surrogate", "alpha", "detach_reset", "tau", "v_th")
+
+
+def resolve(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every default filled in and the dataset-dependent ones looked up."""
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; allowed: {', '.join(DEFAULTS)}")
+    cfg = {**DEFAULTS, **config}
+    info = data.info(cfg["dataset"])
+    if cfg["network"] == "auto":
+        cfg["network"] = info.table1_network
+    for key, paper in (("T", info.paper_T), ("epochs", info.paper_epochs), ("batch_size", info.paper_batch_size)):
+        if cfg[key] is None:
+            cfg[key] = paper
+    return cfg
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_checkpoint(workdir: Path, epoch: int, payload: dict[str, Any], keep: int = 2) -> Path:
+    path = workdir / f"ckpt-{epoch:04d}.pt"
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # atomic: a reader sees the old file list or the complete new file
+    for old in sorted(workdir.glob("ckpt-*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(workdir: Path) -> dict[str, Any] | None:
+    """The newest readable checkpoint; a corrupt one is reported and the previous one used."""
+    for path in sorted(workdir.glob("ckpt-*.pt"), reverse=True):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as err:
+            warnings.warn(f"corrupt checkpoint {path} ({type(err).__name__}: {err}); trying the previous one")
+    return None
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _run_epoch(model, batches, device, cfg, num_classes, optimizer=None, probe=None):
+    """One pass over ``batches``; trains when an optimizer is given. Returns (mean loss, accuracy %)."""
+    training = optimizer is not None
+    model.train(training)
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    count = 0
+    use_amp = bool(cfg["amp"]) and device.type == "cuda"
+    with torch.set_grad_enabled(training):
+        for x, y in batches:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(device.type, enabled=use_amp):
+                rates = model(x)
+            loss = fn.mse_loss(rates.float(), fn.one_hot(y, num_classes).float())
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            total_loss += loss.detach() * y.numel()
+            correct += (rates.argmax(1) == y).sum()
+            count += y.numel()
+    return (total_loss / count).item(), 100.0 * correct.item() / count
+
+
+def train(
+    config: dict[str, Any],
+    *,
+    workdir: str | os.PathLike,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train one run; resume from ``workdir``'s last good checkpoint if there is one.
+
+    ``callback`` receives each new epoch's metrics. ``stop_after`` ends the call after that many new
+    epochs (the run stays resumable): tests use it to simulate a kill.
+    """
+    cfg = resolve(config)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if cfg["threads"]:
+        torch.set_num_threads(int(cfg["threads"]))
+    _seed_everything(int(cfg["seed"]))
+    device = _device(cfg["device"])
+    info = data.info(cfg["dataset"])
+
+    # Data: deterministic subsets; the shuffling of epoch e is seeded by (seed, e).
+    train_set = data.load(
+        cfg["dataset"], "train", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_train"], augment=cfg["augment"]
+    )
+    test_set = data.load(cfg["dataset"], "test", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_test"])
+
+    # Network, optimizer, schedule; k is projected back into its bounds after every step.
+    model = models.make(
+        cfg["network"],
+        neuron=cfg["neuron"],
+        in_shape=info.in_shape,
+        num_classes=info.num_classes,
+        T=cfg["T"],
+        width=cfg["width"],
+        encoder=cfg["encoder"],
+        neuron_params={k: cfg[k] for k in NEURON_KEYS if cfg[k] is not None},
+    ).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["t_max"])
+    neurons.constrain(optimizer, model)
+    probe = probes.attach(model)
+
+    history: list[dict[str, Any]] = []
+    start_epoch, wall = 1, 0.0
+    ckpt = load_checkpoint(workdir)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        _set_rng_state(ckpt["rng"])
+        history, start_epoch, wall = ckpt["history"], ckpt["epoch"] + 1, ckpt["wall_time_s"]
+
+    new_epochs = 0
+    for epoch in range(start_epoch, cfg["epochs"] + 1):
+        if stop_after is not None and new_epochs >= stop_after:
+            break
+        t0 = time.perf_counter()
+        seed = int(cfg["seed"]) * 100_003 + epoch
+        train_loader = data.loader(
+            train_set, cfg["batch_size"], shuffle=True, workers=cfg["workers"], seed=seed, drop_last=False
+        )
+        train_loss, train_acc = _run_epoch(model, train_loader, device, cfg, info.num_classes, optimizer)
+        scheduler.step()
+
+        probe.reset()
+        test_loader = data.loader(test_set, cfg["batch_size"], shuffle=False, workers=cfg["workers"])
+        with probe.recording():
+            test_loss, test_acc = _run_epoch(model, test_loader, device, cfg, info.num_classes, probe=probe)
+        epoch_time = time.perf_counter() - t0
+        wall += epoch_time
+
+        metrics = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "lr": scheduler.get_last_lr()[0],
+            "synops": probe.synops_per_sample(),
+            "epoch_time": epoch_time,
+            **{f"k/{name}": v for name, v in probes.k_values(model).items()},
+            **{f"rate/{name}": v for name, v in probe.firing_rates().items()},
+        }
+        history.append(metrics)
+        _save_checkpoint(
+            workdir,
+            epoch,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": _rng_state(),
+                "epoch": epoch,
+                "history": history,
+                "wall_time_s": wall,
+                "config": cfg,
+            },
+        )
+        new_epochs += 1
+        if callback is not None:
+            callback(metrics)
+
+    done = bool(history) and history[-1]["epoch"] == cfg["epochs"]
+    return {
+        "config": cfg,
+        "finished": done,
+        "history": history,
+        "best_test_acc": max((h["test_acc"] for h in history), default=float("nan")),
+        "final_test_acc": history[-1]["test_acc"] if history else float("nan"),
+        "n_params": probes.param_count(model),
+        "n_train": len(train_set),
+        "n_test": len(test_set),
+        "wall_time_s": wall,
+        "final_checkpoint": str(sorted(workdir.glob("ckpt-*.pt"))[-1]) if history else None,
+    }
