@@ -57,13 +57,13 @@ def fetch(urls: Sequence[str], dest: Path, md5: str, timeout: float = TIMEOUT_S)
 
     Raises OSError naming every URL tried and why it failed.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
     reasons = []
     for url in urls:
         reason = probe(url, timeout)
         if reason is None:
             part = dest.with_name(dest.name + ".part")
             try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
                 digest = hashlib.md5()
                 with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
                     while chunk := response.read(1 << 20):

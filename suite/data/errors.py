@@ -21,3 +21,13 @@ class DatasetNotFound(FileNotFoundError):
             f"  download: {download}\n"
             f"  set the data folder with load(..., root=...) or the SUITE_DATA environment variable"
         )
+
+
+def annotate(e: Exception, context: str) -> Exception:
+    """``e`` again (same type where it can be rebuilt from a message) with ``context`` in front, unless the
+    message already names it: one clear line instead of a chained traceback."""
+    msg = str(e) if context in str(e) else f"{context}: {e}"
+    try:
+        return type(e)(msg)
+    except TypeError:
+        return (OSError if isinstance(e, OSError) else ValueError)(msg)

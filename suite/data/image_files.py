@@ -42,7 +42,7 @@ def _read_idx(path: str, size: int, mtime_ns: int) -> torch.Tensor:
     if len(raw) - start != int(np.prod(shape)):
         raise ValueError(f"{path}: header says shape {shape} ({int(np.prod(shape))} bytes) but the file "
                          f"holds {len(raw) - start} bytes after the header; the file is truncated or corrupt")
-    return torch.frombuffer(bytearray(raw[start:]), dtype=torch.uint8).reshape(shape)
+    return torch.from_numpy(np.frombuffer(raw, dtype=np.uint8, offset=start).copy()).reshape(shape)
 
 
 def read_idx_pair(images: Path, labels: Path) -> tuple[torch.Tensor, torch.Tensor]:

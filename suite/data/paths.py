@@ -11,13 +11,14 @@ from pathlib import Path
 
 
 def resolve_root(root: str | os.PathLike | None = None) -> Path:
-    """The data folder: ``root`` if given, else env ``SUITE_DATA``, else ``./data``; made absolute."""
+    """The data folder: ``root`` if given, else env ``SUITE_DATA``, else ``./data``; made absolute (``..``
+    folded, symlinks kept)."""
     if root is None:
         root = os.environ.get("SUITE_DATA") or "data"
-    return Path(root).expanduser().absolute()
+    return Path(os.path.abspath(Path(root).expanduser()))
 
 
 def cache_root() -> Path:
     """The framed-tensor cache folder: env ``SUITE_CACHE``, else ``~/.cache/klif-suite``."""
     env = os.environ.get("SUITE_CACHE")
-    return Path(env).expanduser().absolute() if env else Path.home() / ".cache" / "klif-suite"
+    return Path(os.path.abspath(Path(env).expanduser())) if env else Path.home() / ".cache" / "klif-suite"

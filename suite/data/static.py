@@ -81,7 +81,7 @@ class StaticSource:
             return f"failed: {e}"
         return "downloaded, but the expected files are still missing"
 
-    def open(self, name: str, root: Path, split: str, limit: int | None, options: dict):
+    def open(self, name: str, root: Path, split: str, T: int, limit: int | None, options: dict):
         paths = self.present(root, split)
         if not paths:
             status = self.download(root, split) if options["download"] else "not attempted (download=False)"

@@ -16,8 +16,8 @@ we register the printed strings:
 - MNIST / Fashion-MNIST / N-MNIST: Fang et al. use ``{128C3-MP2}*2`` (7 x 7 x 128 into 2048FC, 8 x 8 for
   N-MNIST's 34 x 34). Table 1 replaces the first conv with the encoder and drops its pooling: one MP2, so
   128 x 14 x 14 = 25088 inputs into 2048FC (51.4 M weights; 17 x 17 for N-MNIST).
-- CIFAR-10: Fang et al. have ``{256C3*3-MP2}*2`` with the first conv reading the image; Table 1 puts a 128-channel
-  encoder in front of those six convs (seven conv layers in all).
+- CIFAR-10: Fang et al. have ``{256C3*3-MP2}*2`` with the first conv reading the image; Table 1 puts a
+  128-channel encoder in front of those six convs (seven conv layers in all).
 - CIFAR10-DVS / DVS128 Gesture: Fang et al. use ``{128C3-MP2}*4`` and ``*5`` (8 x 8 and 4 x 4 before the FC);
   Table 1's encoder replaces the first conv without its pooling, ``*3`` and ``*4``: 16 x 16 and 8 x 8 on
   128 x 128 frames (32768 and 8192 inputs into 512FC).
@@ -144,7 +144,8 @@ def make(
         parse(name)
     except ValueError as err:
         raise ValueError(
-            f"unknown network {name!r}: neither a registered name ({', '.join(names())}) nor valid notation ({err})"
+            f"unknown network {name!r}: neither a registered name ({', '.join(names())}) "
+            f"nor valid notation ({err})"
         ) from None
     return NotationNet(name, **kwargs)
 

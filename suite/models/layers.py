@@ -60,7 +60,8 @@ class Encoder(nn.Module):
 
     The N convolutions keep their own weights (N x the parameters, each initialised as PyTorch does), but the
     forward pass runs one convolution with the summed weight: convolution is linear, so
-    ``sum_i conv(x, W_i) = conv(x, sum_i W_i)`` exactly, and each ``W_i`` receives the same gradient either way.
+    ``sum_i conv(x, W_i) = conv(x, sum_i W_i)`` exactly, and each ``W_i`` receives the same gradient either
+    way.
 
     Static input ``[B, C, H, W]``: the image is constant over time and so is this layer's input current, so
     the convolution and BatchNorm run once on ``[B, ...]`` and the result is expanded (a view) to
@@ -124,7 +125,7 @@ class MaxPool(nn.Module):
 
 
 class FCBlock(nn.Module):
-    """``nFC``: dropout (p = 0.5, mask shared over time) + linear + neuron; flattens ``[T, B, C, H, W]`` first."""
+    """``nFC``: dropout (0.5, mask shared over time) + linear + neuron; flattens ``[T, B, C, H, W]`` first."""
 
     def __init__(self, in_features: int, features: int, new_neuron: Callable[[], nn.Module], dropout: float):
         super().__init__()

@@ -111,8 +111,8 @@ def _atom(kind: str, token: str, text: str, pos: int) -> Layer:
         channels, kernel = (int(v) for v in token.split("C"))
         if channels < 1 or kernel < 1 or kernel % 2 == 0:
             raise ValueError(
-                f"network notation {text!r}: {token!r} at position {pos} needs n >= 1 channels and an odd kernel "
-                "k >= 1 (stride 1, padding k // 2 keeps the size)"
+                f"network notation {text!r}: {token!r} at position {pos} needs n >= 1 channels and an odd "
+                "kernel k >= 1 (stride 1, padding k // 2 keeps the size)"
             )
         return Conv(channels, kernel)
     n = _number(token)
@@ -185,13 +185,13 @@ class _Parser:
             _, token, pos = self.tokens[at]
             if not (len(branch) == 1 and isinstance(branch[0], Conv)):
                 raise ValueError(
-                    f"network notation {self.text!r}: the parallel branch starting with {token!r} at position {pos} "
-                    "is not a single convolution; '(a+b+...)' sums single convolutions nCk only"
+                    f"network notation {self.text!r}: the parallel branch starting with {token!r} at "
+                    f"position {pos} is not a single convolution; '(a+b+...)' sums single convolutions"
                 )
             if branch[0] != branches[0][1][0]:
                 raise ValueError(
-                    f"network notation {self.text!r}: parallel branch {token!r} at position {pos} differs from the "
-                    f"first branch {self.tokens[start][1]!r}; the summed convolutions must be identical"
+                    f"network notation {self.text!r}: parallel branch {token!r} at position {pos} differs "
+                    f"from the first branch {self.tokens[start][1]!r}; summed convolutions must be identical"
                 )
         return [Parallel(tuple(b[0] for _, b in branches))]
 

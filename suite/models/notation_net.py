@@ -2,10 +2,10 @@
 
 Meaning of each layer (paper, Table 1 note and Sec. 3.1; Fang et al. 2021 for what the paper leaves open):
 
-- the first layer is the encoder (:class:`~suite.models.layers.Encoder`): written ``(nC3+nC3+nC3)`` in Table 1,
-  or a single ``nC3``. Its channel count comes from the string; the number of parallel convolutions is the
-  network's ``encoder`` argument (the paper's 3 by default, 1 = "without coding layers", Table 3), so the
-  printed count of the group is the paper's default and ``encoder`` overrides it;
+- the first layer is the encoder (:class:`~suite.models.layers.Encoder`): written ``(nC3+nC3+nC3)`` in
+  Table 1, or a single ``nC3``. Its channel count comes from the string; the number of parallel
+  convolutions is the network's ``encoder`` argument (the paper's 3 by default, 1 = "without coding
+  layers", Table 3), so the printed count of the group is the paper's default and ``encoder`` overrides it;
 - ``nCk`` = conv + BatchNorm + neuron; ``MPn`` = max-pool; ``nFC`` = dropout 0.5 + linear + neuron;
 - the string ends with ``mFC-APn``, the voting decoder (:class:`~suite.models.layers.Vote`): ``m`` must equal
   ``n x num_classes`` (100 = 10 x 10 classes; 110 for DVS128 Gesture's 11).
@@ -53,8 +53,8 @@ class NotationNet(Network):
                 h, w = h // layer.kernel, w // layer.kernel
                 if h < 1 or w < 1:
                     raise ValueError(
-                        f"network {notation!r}: pooling {name} (MP{layer.kernel}) shrinks in_shape={self.in_shape} "
-                        "below 1 x 1; the input is too small for this network"
+                        f"network {notation!r}: pooling {name} (MP{layer.kernel}) shrinks "
+                        f"in_shape={self.in_shape} below 1 x 1; the input is too small for this network"
                     )
                 self.add_module(name, MaxPool(layer.kernel))
             else:
@@ -108,4 +108,5 @@ class NotationNet(Network):
         return x
 
     def extra_repr(self) -> str:
-        return f"{self.notation!r}, neuron={self.neuron}, T={self.T}, width={self.width}, encoder={self.encoder_n}"
+        args = f"neuron={self.neuron}, T={self.T}, width={self.width}, encoder={self.encoder_n}"
+        return f"{self.notation!r}, {args}"

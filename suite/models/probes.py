@@ -22,9 +22,10 @@ probe also keeps each neuron's count, for the distribution over neurons that Fig
 Synaptic operations (SynOps), counted as NeuroBench does (Yik et al. 2024, "effective" operations): every
 non-zero input that reaches a synaptic layer (convolution or linear) triggers one operation per synapse it
 feeds, its fan-out. Fan-out: ``out_features`` for a linear layer; ``out_channels * k_h * k_w / (s_h * s_w)``
-for a convolution with kernel k and stride s (divided by the groups, if any), which ignores the borders (an input pixel at the edge feeds fewer
-outputs) and so slightly over-counts. Counting at the synaptic layer's input (not at the neuron's output)
-means a spike dropped by max-pooling or dropout costs nothing, as on hardware. The encoder is left out: it
+for a convolution with kernel k and stride s (divided by the groups, if any), which ignores the borders (an
+input pixel at the edge feeds fewer outputs) and so slightly over-counts. Counting at the synaptic layer's
+input (not at the neuron's output) means a spike dropped by max-pooling or dropout costs nothing, as on
+hardware. The encoder is left out: it
 reads the analog image (multiply-accumulates, once per sample, not spikes). In the ANN the same count gives
 the effective MACs of the ReLU activations. Reported per sample, averaged over the batches probed.
 
@@ -153,7 +154,7 @@ class Probe:
         return {n: float(s) / self._steps[n] for n, s in self._spikes.items()}
 
     def neuron_rates(self) -> dict[str, torch.Tensor]:
-        """``{layer: per-neuron firing rate}`` (CPU tensors shaped like one sample's layer); needs ``per_neuron``."""
+        """``{layer: per-neuron rate}``, CPU tensors shaped like one sample's layer; needs ``per_neuron``."""
         if not self.per_neuron:
             raise ValueError("neuron_rates() needs attach(model, per_neuron=True)")
         return {n: (s / self._per_neuron_steps[n]).float().cpu() for n, s in self._per_neuron.items()}

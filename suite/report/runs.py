@@ -24,6 +24,8 @@ TAG_COLUMNS = {
     "host": "suite.host",
     "data_sizes": "suite.data_sizes",
     "device": "suite.device",
+    # Optional: the spiking layers in forward order, comma-separated (orders the layers of Figs. 5 and 6).
+    "layers": "suite.layers",
 }
 FINAL_METRICS = ("best_test_acc", "final_test_acc", "n_params", "n_train", "n_test", "wall_time_s")
 EPOCH_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "synops", "epoch_time")

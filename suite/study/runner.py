@@ -118,7 +118,7 @@ def run_study(
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    skip = missing_data(points, data_root)
+    skip = missing_data([p for p in points if not p.skip], data_root)
     prof = study.profiles[profile]
     if skip and not prof.get("skip_missing_data", False):
         out(next(iter(skip.values())))
@@ -126,8 +126,8 @@ def run_study(
 
     state: dict[str, str] = {}
     for p in points:
-        if p.config["dataset"] in skip:
-            state[p.hash] = "skipped (no data)"
+        if p.skip or p.config["dataset"] in skip:
+            state[p.hash] = f"skipped ({p.skip or 'no data'})"
             continue
         found = tracking.find_child(client, p.hash)
         if any(r.data.tags.get("suite.status") == tracking.FINISHED and r.info.experiment_id == exp_id for r in found):

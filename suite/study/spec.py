@@ -11,6 +11,7 @@ A study file holds::
     [[include]]                          # extra points: settings (a list value expands within the point)
     [profiles.<name>]                    # overrides of settings (never of axes), and optionally seeds;
     [[profiles.<name>.where]]            #   conditional overrides: match = {...}, set = {...}
+    [[profiles.<name>.skip]]             #   points this profile leaves out: match = {...}, why = "..."
     skip_missing_data = true             # profile key: skip datasets with no files instead of failing
 
 Every setting is a key of :data:`suite.train.DEFAULTS`, so any trainer setting can be an axis. Errors are
@@ -31,7 +32,7 @@ from suite import data, models, neurons, train
 from suite.neurons import surrogates
 
 TOP_KEYS = {"name", "title", "report", "seeds", "base", "grid", "include", "profiles", "description", "notes"}
-PROFILE_KEYS = {"seeds", "where", "skip_missing_data", "notes"}
+PROFILE_KEYS = {"seeds", "where", "skip", "skip_missing_data", "notes"}
 # Settings that say where or how fast a run executes, not what it computes: left out of the config hash.
 NOT_HASHED = ("data_root", "workers", "threads")
 
@@ -182,6 +183,15 @@ def load(path: str | Path) -> Study:
         where_list = prof.get("where", [])
         if not isinstance(where_list, list):
             check.fail(f"{where}.where", "expected an array of tables [[profiles.X.where]]")
+        skips = prof.get("skip", [])
+        if not isinstance(skips, list):
+            check.fail(f"{where}.skip", "expected an array of tables [[profiles.X.skip]]")
+        for j, cond in enumerate(skips):
+            w = f"{where}.skip[{j}]"
+            check.keys(w, cond, {"match", "why"})
+            check.settings(f"{w}.match", cond.get("match", {}), lists=False)
+            if not isinstance(cond.get("why"), str):
+                check.fail(f"{w}.why", "required string: say why the profile leaves these points out")
         for j, cond in enumerate(where_list):
             w = f"{where}.where[{j}]"
             check.keys(w, cond, {"match", "set"})
@@ -212,6 +222,7 @@ class Point:
     config: dict[str, Any]
     hash: str
     axes: dict[str, Any]
+    skip: str | None = None  # why the profile leaves this point out
 
     @property
     def label(self) -> str:
@@ -239,7 +250,10 @@ def expand(study: Study, profile: str, *, seeds: list[int] | None = None, overri
             cfg["seed"] = seed
             resolved = train.resolve(cfg)
             h = config_hash(resolved)
+            why = next(
+                (c["why"] for c in prof.get("skip", []) if all(cfg.get(k) == v for k, v in c["match"].items())), None
+            )
             if h not in seen:
                 seen.add(h)
-                out.append(Point(resolved, h, {**axes, "seed": seed}))
+                out.append(Point(resolved, h, {**axes, "seed": seed}, why))
     return out

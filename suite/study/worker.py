@@ -32,6 +32,8 @@ def _claim(workdir: Path):
     except BlockingIOError:
         os.close(fd)
         return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())  # who holds the point, for people (and the kill test)
     return fd
 
 

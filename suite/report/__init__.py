@@ -1,0 +1,21 @@
+"""The reporter: MLflow runs -> pandas -> ``results/<profile>/<study>.{md,tex}`` and figures (PNG, PDF).
+
+Public API::
+
+    render(study, *, profile, tracking_uri, out_dir, command) -> list[Path]     # study or "all"
+    render_frames(study, runs, history, *, profile, out_dir, command) -> list[Path]
+    load_runs(study, profile, tracking_uri) -> (runs, history)
+    names() -> list[str]                                                          # studies with a layout
+
+``out_dir`` is the results root (``results``); files land in ``out_dir / profile``. Table layouts live in
+``layouts.toml``, the paper's numbers in ``paper.toml``; only this package writes ``results/``.
+"""
+
+from __future__ import annotations
+
+from suite.report.cells import AmbiguousCell
+from suite.report.layout import names
+from suite.report.render import render, render_frames
+from suite.report.runs import load_runs
+
+__all__ = ["AmbiguousCell", "load_runs", "names", "render", "render_frames"]

@@ -1,0 +1,106 @@
+"""Provenance of a report: what data, epochs, T, seeds, hardware and commit its numbers came from.
+
+Why: a number without its setting cannot be compared with the paper's (the CPU profile trains on a few
+thousand samples for a few epochs). Everything here is read from the runs that fill the table's cells, never
+from the profile's definition, so the footer describes what was run, not what was meant to run.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from suite.report import paper
+from suite.report.cells import CellRuns
+from suite.report.layout import Layout
+from suite.report.runs import canonical
+
+NONE = "no finished run"
+
+
+def used_runs(cells: dict[tuple[str, object], CellRuns], runs: pd.DataFrame) -> pd.DataFrame:
+    ids = {rid for c in cells.values() for rid in c.run_ids}
+    return runs[runs["run_id"].isin(ids)]
+
+
+def _text(value) -> str:
+    v = canonical(value)
+    return "not logged" if v is None else str(v)
+
+
+def _data_sizes(run: pd.Series) -> str:
+    tag = run.get("data_sizes")
+    if isinstance(tag, str) and tag:
+        return tag
+    n_train, n_test = run.get("n_train"), run.get("n_test")
+    if pd.notna(n_train) and pd.notna(n_test):
+        return f"train={int(n_train)},test={int(n_test)}"
+    return "not logged"
+
+
+def _per_column(layout: Layout, used: pd.DataFrame, values_of) -> str:
+    """One value if every column agrees, else "label: value" per column that has runs."""
+    if not len(used):
+        return NONE
+    per: list[tuple[str, str]] = []
+    for value in layout.columns.values:
+        col = used[[canonical(v) == canonical(value) for v in used[layout.columns.key]]]
+        if len(col):
+            per.append((layout.columns.label(value), ", ".join(sorted({values_of(r) for _, r in col.iterrows()}))))
+    distinct = {v for _, v in per}
+    if len(distinct) == 1:
+        return distinct.pop()
+    return "; ".join(f"{label}: {v}" for label, v in per)
+
+
+def _unique(used: pd.DataFrame, column: str) -> str:
+    if not len(used):
+        return NONE
+    if column not in used:
+        return "not logged"
+    return "; ".join(sorted({_text(v) for v in used[column]}))
+
+
+def _seeds(used: pd.DataFrame) -> str:
+    if not len(used) or "seed" not in used:
+        return NONE
+    seeds = sorted({canonical(s) for s in used["seed"]}, key=lambda s: (s is None, s))
+    return ", ".join(_text(s) for s in seeds)
+
+
+def items(
+    layout: Layout, cells: dict[tuple[str, object], CellRuns], runs: pd.DataFrame, *, profile: str, command: str
+) -> tuple[tuple[str, str], ...]:
+    used = used_runs(cells, runs)
+
+    def param(name):
+        return lambda r: _text(r.get(name))
+
+    rows = [
+        ("Profile", profile),
+        ("Runs", f"{len(used)} finished child runs (newest per config hash) fill the cells"),
+        ("Data used (samples)", _per_column(layout, used, _data_sizes)),
+        ("Epochs", _per_column(layout, used, param("epochs"))),
+        ("T (time steps)", _per_column(layout, used, param("T"))),
+        ("Seeds", _seeds(used)),
+        ("Hardware", _unique(used, "hardware")),
+        ("Commit", _unique(used, "commit")),
+        ("Command", command),
+        ("Statistics", "mean ± sample std (ddof 1) over seeds; paired differences: mean ± t(0.975, n-1)·s/√n"),
+    ]
+    if layout.paper:
+        rows.append(("Paper values", f"{paper.table(layout.paper).caption} (as printed, in %)"))
+    return tuple(rows)
+
+
+def provenance(layout: Layout, cells: dict[tuple[str, object], CellRuns]) -> tuple[str, ...]:
+    """One line per non-empty cell: the MLflow run ids behind it, with their seeds."""
+    lines = []
+    for row in layout.rows:
+        for value in layout.columns.values:
+            c = cells[(row.label, value)]
+            if not len(c.runs):
+                continue
+            seeds = c.runs["seed"].tolist() if "seed" in c.runs else [None] * len(c.runs)
+            runs = ", ".join(f"seed {_text(s)}: {rid}" for s, rid in zip(seeds, c.run_ids))
+            lines.append(f"{row.label} / {layout.columns.label(value)}: {runs}")
+    return tuple(lines)

@@ -1,0 +1,72 @@
+"""Write a study's report: ``<out_dir>/<profile>/<study>.md`` and ``.tex``, and its figures (PNG and PDF).
+
+Why two entry points: :func:`render` reads the tracking store; :func:`render_frames` takes the DataFrames
+directly, so golden tests pin the output to a fixture without MLflow. Files are written only when their bytes
+change, and nothing in them depends on the clock, so a rerun from the same store is byte-identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from suite.report import figures, latex, layout, markdown
+from suite.report.build import build
+from suite.report.cells import assign
+from suite.report.runs import load_runs
+
+ALL = "all"
+
+
+def _write(path: Path, data: str) -> Path:
+    blob = data.encode("utf-8")
+    if not path.exists() or path.read_bytes() != blob:
+        path.write_bytes(blob)
+    return path
+
+
+def render_frames(
+    study: str,
+    runs: pd.DataFrame,
+    history: pd.DataFrame,
+    *,
+    profile: str,
+    out_dir: Path,
+    command: str,
+    draw_figures: bool = True,
+) -> list[Path]:
+    """Render ``study`` from ``runs``/``history`` (the shapes :func:`suite.report.runs.load_runs` returns).
+
+    ``out_dir`` is the results root: files land in ``out_dir / profile``. Returns the written paths, tables
+    first, then each figure's PNG and PDF.
+    """
+    lay = layout.get(study)
+    target = Path(out_dir) / profile
+    target.mkdir(parents=True, exist_ok=True)
+    report = build(lay, runs, history, profile=profile, command=command)
+    paths = [
+        _write(target / f"{study}.md", markdown.render(report)),
+        _write(target / f"{study}.tex", latex.render(report)),
+    ]
+    if draw_figures and lay.figures:
+        cells = assign(lay, runs)
+        for spec in lay.figures:
+            fig = figures.draw(spec, lay, cells, runs, history, profile=profile)
+            paths += figures.save(fig, target, spec.name)
+    return paths
+
+
+def render(study: str, *, profile: str, tracking_uri: str, out_dir: Path, command: str) -> list[Path]:
+    """Render ``study`` (or every study, for ``"all"``) from the MLflow store at ``tracking_uri``.
+
+    Only finished child runs of the study's experiment tagged with ``profile`` count; a cell without one
+    prints "—". ``command`` is printed verbatim in the footer (the exact command that made the files).
+    """
+    studies = layout.names() if study == ALL else [study]
+    paths: list[Path] = []
+    for name in studies:
+        layout.get(name)  # fail on an unknown study before touching the store
+        runs, history = load_runs(name, profile, tracking_uri)
+        paths += render_frames(name, runs, history, profile=profile, out_dir=out_dir, command=command)
+    return paths
