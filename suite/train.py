@@ -122,7 +122,7 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _run_epoch(model, batches, device, cfg, num_classes, optimizer=None, probe=None):
+def _run_epoch(model, batches, device, cfg, num_classes, optimizer=None):
     """One pass over ``batches``; trains when an optimizer is given. Returns (mean loss, accuracy %)."""
     training = optimizer is not None
     model.train(training)
@@ -168,9 +168,8 @@ def train(
     info = data.info(cfg["dataset"])
 
     # Data: deterministic subsets; the shuffling of epoch e is seeded by (seed, e).
-    train_set = data.load(
-        cfg["dataset"], "train", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_train"], augment=cfg["augment"]
-    )
+    augment = {"augment": True} if cfg["augment"] else {}  # an option only the sets that augment know
+    train_set = data.load(cfg["dataset"], "train", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_train"], **augment)
     test_set = data.load(cfg["dataset"], "test", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_test"])
 
     # Network, optimizer, schedule; k is projected back into its bounds after every step.
@@ -208,13 +207,14 @@ def train(
         train_loader = data.loader(
             train_set, cfg["batch_size"], shuffle=True, workers=cfg["workers"], seed=seed, drop_last=False
         )
+        probe.enabled = False  # firing rates and synops are measured on the test set
         train_loss, train_acc = _run_epoch(model, train_loader, device, cfg, info.num_classes, optimizer)
         scheduler.step()
 
         probe.reset()
+        probe.enabled = True
         test_loader = data.loader(test_set, cfg["batch_size"], shuffle=False, workers=cfg["workers"])
-        with probe.recording():
-            test_loss, test_acc = _run_epoch(model, test_loader, device, cfg, info.num_classes, probe=probe)
+        test_loss, test_acc = _run_epoch(model, test_loader, device, cfg, info.num_classes)
         epoch_time = time.perf_counter() - t0
         wall += epoch_time
 

@@ -23,6 +23,9 @@ Options (keyword arguments of ``load``), per kind:
   cache), ``layout`` (None = the first layout found; else one of the set's layout names).
 
 ``limit=n`` keeps a deterministic class-stratified subset of ``n`` samples (:mod:`suite.data.subsets`).
+Every dataset has ``targets`` (int64 labels), ``indices`` (each item's position in the full split) and
+``info``; an event dataset also has ``records`` (file, label, time segment) and ``fill_cache()``, which
+frames everything in file order ahead of training.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from __future__ import annotations
 import os
 import warnings
 
+from suite.data.batching import collate, loader
 from suite.data.cache import CacheWarning
 from suite.data.errors import DatasetNotFound
-from suite.data.loader import collate, loader
 from suite.data.paths import cache_root, resolve_root
 from suite.data.registry import REGISTRY, DatasetInfo
 

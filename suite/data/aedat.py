@@ -29,7 +29,7 @@ from tonic.io import get_aer_events_from_file
 
 
 class Events(NamedTuple):
-    """One recording: int64 arrays of equal length; ``p`` is 1 for ON (brighter), 0 for OFF."""
+    """One recording: integer arrays of equal length; ``p`` is 1 for ON (brighter), 0 for OFF; ``t`` in us."""
 
     x: np.ndarray
     y: np.ndarray
@@ -99,4 +99,6 @@ def read_aedat31_polarity(path: Path) -> Events:
         raise ValueError(f"{path}: {len(raw) - pos} stray bytes after the last packet; the file is truncated")
     d = np.concatenate(data) if data else np.zeros(0, np.int64)
     t = np.concatenate(stamps) if stamps else np.zeros(0, np.int64)
-    return Events((d >> 17) & 0x7FFF, (d >> 2) & 0x7FFF, (d >> 1) & 1, t)
+    # compact types: a user recording holds millions of events and is kept while its gestures are framed
+    x, y, p = ((d >> 17) & 0x7FFF).astype(np.uint16), ((d >> 2) & 0x7FFF).astype(np.uint16), (d >> 1) & 1
+    return Events(x, y, p.astype(np.uint8), t)

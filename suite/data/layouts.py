@@ -98,14 +98,16 @@ def gesture_original(folder: Path, split: str) -> list[Record]:
             continue  # a subset of the release: read the recordings that are present
         csv = aedat.with_name(aedat.stem + "_labels.csv")
         if not csv.is_file():
-            raise FileNotFoundError(f"{csv} is missing: {trials} lists {aedat.name}, whose gestures it labels")
+            raise FileNotFoundError(f"{csv} is missing: {trials} lists {aedat.name}, whose gestures it "
+                                    f"labels")
         for n, row in enumerate(csv.read_text().splitlines(), 1):
             cells = [c.strip() for c in row.split(",")]
             if not cells[0].isdigit():
                 continue  # the header row
             if len(cells) != 3 or not all(c.isdigit() for c in cells) or not 1 <= int(cells[0]) <= 11:
                 raise ValueError(f"{csv}, line {n}: {row!r}; want 'class (1-11),startTime_usec,endTime_usec'")
-            records.append(Record(aedat, int(cells[0]) - 1, read_gesture_aedat, (int(cells[1]), int(cells[2]))))
+            segment = (int(cells[1]), int(cells[2]))
+            records.append(Record(aedat, int(cells[0]) - 1, read_gesture_aedat, segment))
     return records
 
 
@@ -114,7 +116,8 @@ def gesture_tonic(folder: Path, split: str) -> list[Record]:
     base = folder / {"train": "ibmGestureTrain", "test": "ibmGestureTest"}[split]
     if not base.is_dir():
         return []
-    files = sorted((f for f in base.glob("*/*.npy") if f.stem.isdigit()), key=lambda f: (f.parent.name, int(f.stem)))
+    files = sorted((f for f in base.glob("*/*.npy") if f.stem.isdigit()),
+                   key=lambda f: (f.parent.name, int(f.stem)))
     return [Record(f, int(f.stem), read_tonic_gesture) for f in files]
 
 
@@ -130,7 +133,8 @@ def gesture_samples(folder: Path, split: str) -> list[Record]:
         if not cells or cells[0].startswith("#"):
             continue
         if len(cells) != 4 or not cells[3].isdigit() or not (folder / cells[0]).is_file():
-            raise ValueError(f"{labels}, line {n}: {row!r}; want '<file present here> <class> <name> <label>'")
+            raise ValueError(f"{labels}, line {n}: {row!r}; want '<file present here> <class> <name> "
+                             f"<label>'")
         records.append(Record(folder / cells[0], int(cells[3]), read_bin40))
     return records
 
@@ -153,7 +157,9 @@ def cifar10dvs_classes(folder: Path, split: str) -> list[Record]:
     return [every[i] for i in (train if split == "train" else test)]
 
 
-NMNIST_LAYOUTS = (Layout("original", "NMNIST", "{Train,Test}/<digit 0-9>/*.bin (40-bit events)", nmnist_original),)
+NMNIST_LAYOUTS = (
+    Layout("original", "NMNIST", "{Train,Test}/<digit 0-9>/*.bin (40-bit events)", nmnist_original),
+)
 GESTURE_LAYOUTS = (
     Layout("original", "DvsGesture", "trials_to_{train,test}.txt, user*_*.aedat (AEDAT 3.1), "
            "user*_*_labels.csv", gesture_original),

@@ -83,8 +83,8 @@ _ENTRIES = (
         augment=random_crop_flip)),
     Entry(DatasetInfo("nmnist", "event", (2, 34, 34), 10, 10, 100, 16, "table1-nmnist"), EventSource(
         (34, 34), layouts.NMNIST_LAYOUTS,
-        "https://www.garrickorchard.com/datasets/n-mnist (Train.zip and Test.zip, unpacked in <root>/NMNIST/),"
-        " or download=True (tonic, same layout)", "NMNIST")),
+        "https://www.garrickorchard.com/datasets/n-mnist (Train.zip and Test.zip, unpacked in "
+        "<root>/NMNIST/), or download=True (tonic, same layout)", "NMNIST")),
     Entry(DatasetInfo("cifar10-dvs", "event", (2, 128, 128), 10, 15, 100, 16, "table1-cifar10-dvs"),
           EventSource(
         (128, 128), layouts.CIFAR10DVS_LAYOUTS,

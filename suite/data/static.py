@@ -96,12 +96,15 @@ class StaticSource:
         keep = stratified_limit(labels.tolist(), limit)
         if len(keep) < len(labels):
             images, labels = images[keep], labels[keep]
-        return StaticDataset(name, split, images, labels, self.mean, self.std,
-                             self.augment if options["augment"] else None)
+        ds = StaticDataset(name, split, images, labels, self.mean, self.std,
+                           self.augment if options["augment"] else None)
+        ds.indices = keep
+        return ds
 
 
 class StaticDataset(torch.utils.data.Dataset):
-    """``(x [C, H, W] float32 normalised, label int)``; ``images`` keeps the raw uint8 pixels."""
+    """``(x [C, H, W] float32 normalised, label int)``; ``images`` keeps the raw uint8 pixels and
+    ``indices`` the position of each item in the split's files (``limit`` picks a subset)."""
 
     def __init__(self, name, split, images: torch.Tensor, targets: torch.Tensor, mean, std, augment=None):
         self.name, self.split = name, split
@@ -123,4 +126,5 @@ class StaticDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         aug = ", augmented" if self.augment else ""
-        return f"StaticDataset({self.name}, {self.split}, {len(self)} images {tuple(self.images.shape[1:])}{aug})"
+        shape = tuple(self.images.shape[1:])
+        return f"StaticDataset({self.name}, {self.split}, {len(self)} images {shape}{aug})"

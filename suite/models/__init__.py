@@ -99,7 +99,7 @@ _NETWORKS: dict[str, Entry] = {
     ),
 }
 
-PARAMS = ("neuron_params", "dropout")
+PARAMS = ("neuron_params", "dropout", "pack_spikes")
 
 
 def names() -> list[str]:
@@ -128,7 +128,7 @@ def make(
     """Build network ``name`` (a registered name or a notation string) with ``neuron`` in every spiking layer.
 
     ``params``: ``neuron_params`` (dict for :func:`suite.neurons.make`, e.g. surrogate, alpha, detach_reset)
-    and ``dropout`` (default 0.5, Sec. 3.1).
+    ``dropout`` (default 0.5, Sec. 3.1) and ``pack_spikes`` (default True, :mod:`suite.models.packing`).
     """
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:

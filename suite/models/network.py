@@ -17,16 +17,22 @@ the batch around convolutions, exactly as for the SNN). That ANN is the baseline
 benchmark: the same graph and the same arithmetic as the SNN except the neuron, so the step-time and memory
 ratios isolate what the neuron costs. ``neuron_params`` are ignored for the ANN, so one study can sweep
 ``neuron`` over spiking neurons and ``"ANN"`` with one set of neuron parameters.
+
+``pack_spikes`` (default on): spikes saved for backward are stored as bool (:mod:`suite.models.packing`).
+Turn it off to compose the network with code that installs its own saved-tensor hooks or compiles the
+whole model.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 import suite.neurons
+from suite.models.packing import SpikePacker
 
 ANN = "ANN"
 
@@ -45,7 +51,7 @@ def neuron_factory(neuron: str, neuron_params: dict | None) -> Callable[[], nn.M
     if neuron not in suite.neurons.names():
         raise ValueError(f"unknown neuron {neuron!r}; allowed: {', '.join(suite.neurons.names())}, {ANN}")
     suite.neurons.make(neuron, **params)  # raises a ValueError naming a bad parameter
-    return lambda: suite.neurons.make(neuron, **params)
+    return functools.partial(suite.neurons.make, neuron, **params)  # picklable, unlike a lambda
 
 
 def scaled(n: int, width: float) -> int:
@@ -67,6 +73,7 @@ class Network(nn.Module):
         encoder: int = 3,
         neuron_params: dict | None = None,
         dropout: float = 0.5,
+        pack_spikes: bool = True,
     ):
         super().__init__()
         shape = tuple(in_shape) if isinstance(in_shape, (tuple, list, torch.Size)) else None
@@ -82,8 +89,20 @@ class Network(nn.Module):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout={dropout!r} must be a probability in [0, 1)")
         self.dropout = float(dropout)
+        if not isinstance(pack_spikes, bool):
+            raise ValueError(f"pack_spikes={pack_spikes!r} must be True or False")
+        self.pack_spikes = pack_spikes
         self.neuron = neuron
         self.new_neuron = neuron_factory(neuron, neuron_params)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]`` or ``[T, B, C, H, W]`` -> class scores ``[B, num_classes]``."""
+        self.check_input(x)
+        with SpikePacker(self, self.pack_spikes):
+            return self.run(x)
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ``ValueError`` unless ``x`` is ``[B, *in_shape]`` or ``[T, B, *in_shape]``."""

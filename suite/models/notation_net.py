@@ -99,8 +99,7 @@ class NotationNet(Network):
                     f"{str(layer)!r} follows a fully connected layer; convolutions and pools must come first"
                 )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    def run(self, x: torch.Tensor) -> torch.Tensor:
         modules = iter(self.children())
         x = next(modules)(x, self.T)  # the encoder
         for block in modules:

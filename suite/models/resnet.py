@@ -69,8 +69,7 @@ class ResNet18(Network):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.vote = Vote(c, self.num_classes, self.new_neuron, self.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+    def run(self, x: torch.Tensor) -> torch.Tensor:
         x = self.enc(x, self.T)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.vote(fold(self.pool, x))

@@ -7,7 +7,7 @@ Public API::
     load_runs(study, profile, tracking_uri) -> (runs, history)
     names() -> list[str]                                                          # studies with a layout
 
-``out_dir`` is the results root (``results``); files land in ``out_dir / profile``. Table layouts live in
+``out_dir`` is the profile's folder, ``results/<profile>``; files land directly in it. Table layouts live in
 ``layouts.toml``, the paper's numbers in ``paper.toml``; only this package writes ``results/``.
 """
 

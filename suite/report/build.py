@@ -18,10 +18,16 @@ from suite.report.model import Cell, Diff, Measured, Published, Report, Section,
 
 MEASURED_NOTE = "Cells: mean ± sample std over seeds (n = finished runs); — where no finished run exists."
 BOLD_NOTE = "Bold: the best measured value in each column (ties at the printed precision all bold)."
-PAPER_NOTE = "Columns marked (paper): the value the paper publishes, printed beside the measured cell for reference."
+PAPER_NOTE = (
+    "Columns marked (paper): the value the paper publishes, printed beside the measured cell for reference."
+)
 FINAL_NOTE = "The paper reports best-over-epochs accuracy; its values are shown here for reference only."
-CITED_NOTE = "Rows marked cited: other methods' accuracies as the paper quotes them in its Table 2; not measured here."
-COUNT_NOTE = "Per test sample, from the trainer's synops metric at each run's last epoch; no bold (fewer is cheaper)."
+CITED_NOTE = (
+    "Rows marked cited: other methods' accuracies as the paper quotes them in its {}; not measured here."
+)
+COUNT_NOTE = (
+    "Per test sample, from the trainer's synops metric at each run's last epoch; no bold (fewer is cheaper)."
+)
 PAIRED_NOTE = (
     "Each cell: mean of (a - b) over runs paired by seed with every other setting equal, [95% t interval], "
     "n = pairs; positive favours a; — where no pair exists."
@@ -88,10 +94,17 @@ def _measured(lay: Layout, block: Block, cells, metrics: pd.DataFrame) -> Sectio
     notes += [COUNT_NOTE] if block.format == "count" else []
     notes += [PAPER_NOTE] if pt is not None else []
     notes += [FINAL_NOTE] if pt is not None and block.metric != "best_acc" else []
-    notes += [CITED_NOTE] if _uses_cited(lay, block) else []
+    notes += [CITED_NOTE.format(pt.caption.split(":")[0])] if _uses_cited(lay, block) else []
     stub = 2 if _uses_cited(lay, block) else 1
-    return Section(block.key, block.title, _header(lay, block, lay.row_header), tuple(rows), frozenset(rules),
-                   tuple(notes), stub)
+    return Section(
+        block.key,
+        block.title,
+        _header(lay, block, lay.row_header),
+        tuple(rows),
+        frozenset(rules),
+        tuple(notes),
+        stub,
+    )
 
 
 def _paired(lay: Layout, block: Block, cells, runs: pd.DataFrame, metrics: pd.DataFrame) -> Section:
@@ -104,8 +117,14 @@ def _paired(lay: Layout, block: Block, cells, runs: pd.DataFrame, metrics: pd.Da
             line.append(Diff(diff))
         rows.append(tuple(line))
     notes = [PAIRED_NOTE] + [f"{c.label}: a = {c.a}, b = {c.b}" for c in lay.comparisons if c.name]
-    return Section(f"{block.key}-paired", block.paired, ("Comparison (a - b)", *lay.columns.labels),
-                   tuple(rows), frozenset(), tuple(notes))
+    return Section(
+        f"{block.key}-paired",
+        block.paired,
+        ("Comparison (a - b)", *lay.columns.labels),
+        tuple(rows),
+        frozenset(),
+        tuple(notes),
+    )
 
 
 def build(lay: Layout, runs: pd.DataFrame, history: pd.DataFrame, *, profile: str, command: str) -> Report:

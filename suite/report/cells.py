@@ -96,7 +96,9 @@ def _check(cell: CellRuns, settings: list[str]) -> None:
         )
     seeds = [canonical(s) for s in cell.runs["seed"]] if "seed" in cell.runs else []
     if len(set(seeds)) != len(seeds):
-        raise AmbiguousCell(f"cell ({cell.row}, {cell.column}) holds two runs with the same settings and seed")
+        raise AmbiguousCell(
+            f"cell ({cell.row}, {cell.column}) holds two runs with the same settings and seed"
+        )
 
 
 def assign(layout: Layout, runs: pd.DataFrame) -> dict[tuple[str, object], CellRuns]:
@@ -115,7 +117,7 @@ def assign(layout: Layout, runs: pd.DataFrame) -> dict[tuple[str, object], CellR
 
 
 def summary(cell: CellRuns, metric: pd.Series) -> Summary | None:
-    """mean ± std over the cell's runs of ``metric`` (indexed by run_id); runs without the value are left out."""
+    """mean ± std over the cell's runs of ``metric`` (indexed by run_id); runs lacking it are left out."""
     values = metric.reindex(cell.run_ids).dropna()
     return summarize(values.tolist())
 
@@ -137,7 +139,8 @@ def paired_diff(
 ) -> tuple[PairedDiff | None, list[tuple[str, str]]]:
     """a - b over the matched pairs where both runs have the metric, with its 95% t interval."""
     used = [
-        (ra, rb) for ra, rb in pairs(layout, comparison, column, cells, runs)
+        (ra, rb)
+        for ra, rb in pairs(layout, comparison, column, cells, runs)
         if not (np.isnan(metric.get(ra, np.nan)) or np.isnan(metric.get(rb, np.nan)))
     ]
     return paired_ci([metric[ra] - metric[rb] for ra, rb in used]), used

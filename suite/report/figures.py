@@ -1,8 +1,8 @@
 """Figures 4-6 from a study's runs: accuracy curves, per-layer traces (k) and per-layer bars (firing rate).
 
 Why kinds, not figures: a figure in ``layouts.toml`` names a kind and its options (metric, prefix, rows);
-the drawing code knows nothing about Table 2. Every line and bar is the mean over the seeds of exactly the runs
-that fill the same table cell (:func:`suite.report.cells.assign`), with ± std where n > 1 and n in the legend.
+the drawing code knows nothing about Table 2. Every line and bar is the mean over the seeds of exactly the
+runs that fill the same table cell (:func:`suite.report.cells.assign`), ± std where n > 1, n in the legend.
 Files are byte-identical on rerun: no pyplot state, fixed rc settings, and no dates or versions in metadata.
 
 Layer order: the forward order from the runs' ``suite.layers`` tag (comma-separated) where it was logged,
@@ -20,6 +20,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import MaxNLocator
 
 from suite.report.cells import CellRuns
 from suite.report.layout import Figure, Layout
@@ -45,7 +46,7 @@ def natural_key(name: str) -> list:
 
 def _layers(h: pd.DataFrame, runs: pd.DataFrame, prefix: str) -> list[str]:
     """Layer names (prefix stripped) with any value in ``h``, in forward order where the runs logged it."""
-    present = [c[len(prefix):] for c in h.columns if c.startswith(prefix) and h[c].notna().any()]
+    present = [c[len(prefix) :] for c in h.columns if c.startswith(prefix) and h[c].notna().any()]
     order: list[str] = []
     if "layers" in runs:
         for tag in runs["layers"].dropna():
@@ -73,6 +74,23 @@ def _empty(ax, text: str = "no finished run") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _epochs_axis(ax, ylabel: str) -> None:
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _mean_band(ax, wide: pd.DataFrame, color: str, label: str, ls: str = "-") -> None:
+    """Mean over runs (columns) per epoch, with a ± std band where more than one run has the epoch."""
+    wide = wide.sort_index()
+    mean, std = wide.mean(axis=1), wide.std(axis=1, ddof=1)
+    ax.plot(mean.index, mean.to_numpy(), color=color, ls=ls, lw=1.2, label=label)
+    if wide.shape[1] > 1:
+        ax.fill_between(
+            mean.index, (mean - std).to_numpy(), (mean + std).to_numpy(), color=color, alpha=0.15, lw=0
+        )
 
 
 def _legend(spec: Figure) -> list[str]:
@@ -103,16 +121,11 @@ def _curves(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure
             h = _history(cells[(row, value)], history)
             if not has(h):
                 continue
-            wide = h.pivot_table(index="epoch", columns="run_id", values=metric, aggfunc="mean").sort_index()
-            mean, std, n = wide.mean(axis=1), wide.std(axis=1, ddof=1), wide.shape[1]
-            ax.plot(mean.index, mean.to_numpy(), color=f"C{i}", label=f"{name} (n={n})", lw=1.2)
-            if n > 1:
-                ax.fill_between(mean.index, (mean - std).to_numpy(), (mean + std).to_numpy(), color=f"C{i}",
-                                alpha=0.2, lw=0)
+            wide = h.pivot_table(index="epoch", columns="run_id", values=metric, aggfunc="mean")
+            _mean_band(ax, wide, f"C{i}", f"{name} (n={wide.shape[1]})")
             drew = True
         if drew:
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(spec.options.get("ylabel", metric))
+            _epochs_axis(ax, spec.options.get("ylabel", metric))
             ax.legend(loc="lower right")
         else:
             _empty(ax)
@@ -136,12 +149,9 @@ def _layer_traces(spec: Figure, lay: Layout, cells, history, runs, title) -> Mpl
             h = _history(cells[(row, value)], history)
             for i, layer in enumerate(_layers(h, runs, prefix)):
                 wide = h.pivot_table(index="epoch", columns="run_id", values=prefix + layer, aggfunc="mean")
-                mean = wide.sort_index().mean(axis=1)
                 label = layer if len(spec.rows) == 1 else f"{name} {layer}"
-                ax.plot(mean.index, mean.to_numpy(), color=f"C{i % 10}", ls=styles[j % len(styles)], lw=1.0,
-                        label=f"{label} (n={wide.shape[1]})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(spec.options.get("ylabel", prefix))
+                _mean_band(ax, wide, f"C{i % 10}", f"{label} (n={wide.shape[1]})", styles[j % len(styles)])
+        _epochs_axis(ax, spec.options.get("ylabel", prefix))
         ax.legend(ncols=2, loc="best")
     return fig
 
@@ -174,8 +184,15 @@ def _layer_bars(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFi
             if not len(last) or np.all(np.isnan(mean)):
                 continue
             err = std if len(last) > 1 else None
-            ax.bar(x + (i - (len(spec.rows) - 1) / 2) * width, np.nan_to_num(mean), width, yerr=err,
-                   color=f"C{i}", label=f"{name} (n={len(last)})", capsize=2)
+            ax.bar(
+                x + (i - (len(spec.rows) - 1) / 2) * width,
+                np.nan_to_num(mean),
+                width,
+                yerr=err,
+                color=f"C{i}",
+                label=f"{name} (n={len(last)})",
+                capsize=2,
+            )
         ax.set_xticks(x, layers, rotation=45, ha="right")
         ax.set_ylabel(spec.options.get("ylabel", prefix))
         ax.legend()
@@ -193,7 +210,9 @@ def draw(spec: Figure, lay: Layout, cells: dict, runs: pd.DataFrame, history: pd
     try:
         kind = KINDS[spec.kind]
     except KeyError:
-        raise ValueError(f"figure {spec.name}: unknown kind {spec.kind!r}; kinds: {', '.join(KINDS)}") from None
+        raise ValueError(
+            f"figure {spec.name}: unknown kind {spec.kind!r}; kinds: {', '.join(KINDS)}"
+        ) from None
     title = f"{spec.title} (profile {profile}; mean ± std over seeds)"
     with matplotlib.rc_context(RC):
         return kind(spec, lay, cells, history, runs, title)

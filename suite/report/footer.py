@@ -45,7 +45,9 @@ def _per_column(layout: Layout, used: pd.DataFrame, values_of) -> str:
     for value in layout.columns.values:
         col = used[[canonical(v) == canonical(value) for v in used[layout.columns.key]]]
         if len(col):
-            per.append((layout.columns.label(value), ", ".join(sorted({values_of(r) for _, r in col.iterrows()}))))
+            per.append(
+                (layout.columns.label(value), ", ".join(sorted({values_of(r) for _, r in col.iterrows()})))
+            )
     distinct = {v for _, v in per}
     if len(distinct) == 1:
         return distinct.pop()
@@ -68,7 +70,12 @@ def _seeds(used: pd.DataFrame) -> str:
 
 
 def items(
-    layout: Layout, cells: dict[tuple[str, object], CellRuns], runs: pd.DataFrame, *, profile: str, command: str
+    layout: Layout,
+    cells: dict[tuple[str, object], CellRuns],
+    runs: pd.DataFrame,
+    *,
+    profile: str,
+    command: str,
 ) -> tuple[tuple[str, str], ...]:
     used = used_runs(cells, runs)
 
@@ -85,10 +92,13 @@ def items(
         ("Hardware", _unique(used, "hardware")),
         ("Commit", _unique(used, "commit")),
         ("Command", command),
-        ("Statistics", "mean ± sample std (ddof 1) over seeds; paired differences: mean ± t(0.975, n-1)·s/√n"),
+        (
+            "Statistics",
+            "mean ± sample std (ddof 1) over seeds; paired differences: mean ± t(0.975, n-1)·s/√n",
+        ),
     ]
     if layout.paper:
-        rows.append(("Paper values", f"{paper.table(layout.paper).caption} (as printed, in %)"))
+        rows.append(("Paper values", f"{paper.table(layout.paper).caption.rstrip('.')} (as printed, in %)"))
     return tuple(rows)
 
 

@@ -21,7 +21,7 @@ def _float(study: str, title: str, section: Section) -> list[str]:
         r"\centering",
         rf"\caption{{{tex_escape(caption)}}}",
         rf"\label{{tab:{study}-{section.key}}}",
-        r"\resizebox{\linewidth}{!}{%",
+        r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",  # shrink wide tables only
         rf"\begin{{tabular}}{{{spec}}}",
         r"\toprule",
         " & ".join(tex_escape(h) for h in section.header) + r" \\",

@@ -8,11 +8,12 @@ silently empty cell.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from suite.report import paper
 
@@ -38,7 +39,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Comparison:
-    """``a - b`` over runs paired by seed and every setting but the keys where a's and b's ``where`` differ."""
+    """``a - b`` over runs paired by seed and every setting but the keys a's and b's ``where`` differ."""
 
     a: str
     b: str

@@ -6,10 +6,11 @@ value sits under the table it comes from, as printed, and the tests check the fi
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+import tomllib
 
 PATH = Path(__file__).with_name("paper.toml")
 KINDS = ("ours", "cited")

@@ -1,4 +1,6 @@
-"""Write a study's report: ``<out_dir>/<profile>/<study>.md`` and ``.tex``, and its figures (PNG and PDF).
+"""Write a study's report: ``<out_dir>/<study>.md`` and ``.tex``, and its figures (PNG and PDF).
+
+``out_dir`` is the profile's folder, ``results/<profile>`` (the CLI and the runner pass it so).
 
 Why two entry points: :func:`render` reads the tracking store; :func:`render_frames` takes the DataFrames
 directly, so golden tests pin the output to a fixture without MLflow. Files are written only when their bytes
@@ -38,11 +40,11 @@ def render_frames(
 ) -> list[Path]:
     """Render ``study`` from ``runs``/``history`` (the shapes :func:`suite.report.runs.load_runs` returns).
 
-    ``out_dir`` is the results root: files land in ``out_dir / profile``. Returns the written paths, tables
-    first, then each figure's PNG and PDF.
+    Files land in ``out_dir`` (``results/<profile>``). Returns the written paths, tables first, then each
+    figure's PNG and PDF.
     """
     lay = layout.get(study)
-    target = Path(out_dir) / profile
+    target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     report = build(lay, runs, history, profile=profile, command=command)
     paths = [

@@ -38,6 +38,7 @@ _PROFILE = re.compile(r"[A-Za-z0-9_.\-]+")
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _BOOL = {"true": True, "false": False}
+NONE = "None"
 
 
 def is_epoch_metric(key: str) -> bool:
@@ -62,8 +63,10 @@ def setting_columns(runs: pd.DataFrame, *, ignore: Iterable[str] = ()) -> list[s
 
 
 def parse_scalar(text: str):
-    """int, float or bool where the string is one, else the string itself."""
+    """int, float or bool where the string is one, None for "None", else the string itself."""
     s = text.strip()
+    if s == NONE:
+        return None
     if _INT.fullmatch(s):
         return int(s)
     if _FLOAT.fullmatch(s):
@@ -72,8 +75,8 @@ def parse_scalar(text: str):
 
 
 def canonical(value):
-    """A comparable form of a config value, whichever way it arrived (TOML int, typed column, MLflow string)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    """A comparable form of a config value, however it arrived (TOML int, typed column, MLflow string)."""
+    if value is None or value is pd.NA:
         return None
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -81,6 +84,8 @@ def canonical(value):
         return int(value)
     if isinstance(value, numbers.Real):
         v = float(value)
+        if np.isnan(v):
+            return None
         return int(v) if v.is_integer() else v
     if isinstance(value, str):
         parsed = parse_scalar(value)
@@ -88,12 +93,18 @@ def canonical(value):
     return value
 
 
-def _typed(values: list[str | None]) -> pd.Series:
-    """One typed column: the narrowest of int, float, bool that every present value parses as."""
+def _typed(raw: list[str | None]) -> pd.Series:
+    """One typed column: the narrowest of int, float, bool that every present value parses as.
+
+    The runner logs an unset setting as the string "None"; it is a missing value here, not text.
+    """
+    values = [None if v is None or v.strip() == NONE else v for v in raw]
     present = [v.strip() for v in values if v is not None]
     has_missing = len(present) < len(values)
     if present and all(_INT.fullmatch(v) for v in present):
-        return pd.Series([None if v is None else int(v) for v in values], dtype="Int64" if has_missing else "int64")
+        return pd.Series(
+            [None if v is None else int(v) for v in values], dtype="Int64" if has_missing else "int64"
+        )
     if present and all(_INT.fullmatch(v) or _FLOAT.fullmatch(v) for v in present):
         return pd.Series([np.nan if v is None else float(v) for v in values], dtype="float64")
     if present and all(v.lower() in _BOOL for v in present):

@@ -53,7 +53,7 @@ def _names(key: str) -> list[str] | None:
         "neuron": neurons.names,
         "dataset": data.names,
         "surrogate": surrogates.names,
-        "network": models.names,
+        "network": lambda: ["auto", *models.names()],  # auto: the dataset's Table 1 network
     }.get(key, lambda: None)()
 
 

@@ -142,6 +142,8 @@ def execute(task: dict[str, Any], events: Any = None) -> dict[str, Any]:
         finals = {k: result[k] for k in ("best_test_acc", "final_test_acc", "n_params", "n_train", "n_test", "wall_time_s")}
         tracking.log_epoch(client, rid, {"epoch": 0, **finals})
         tracking.retry(client.set_tag, rid, "suite.data_sizes", f"train={result['n_train']},test={result['n_test']}")
+        layers = [k.removeprefix("rate/") for k in result["history"][-1] if k.startswith("rate/")]
+        tracking.retry(client.set_tag, rid, "suite.layers", ",".join(layers))  # forward order, for the figures
         for path in _write_artifacts(workdir, result):
             tracking.retry(client.log_artifact, rid, str(path))
         tracking.retry(client.set_tag, rid, "suite.status", tracking.FINISHED)

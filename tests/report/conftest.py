@@ -1,15 +1,14 @@
 """Fixture runs for the reporter: DataFrames in load_runs' shape, and an MLflow store in the runner's schema.
 
 The numbers are made up but fixed, chosen so that each cell's mean, std and paired difference can be worked
-out by hand (see the tests). Every fixture run has its own data_root, which the layouts ignore for pairing
-and replicates: a test fails if that rule breaks.
+out by hand (see the tests). Fixture runs differ in data_root and threads, which the layouts ignore for
+pairing and replicates: a test fails if that rule breaks.
 """
 
 from __future__ import annotations
 
 import os
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,9 +20,19 @@ NETWORK = {"mnist": "mnist-net", "fashion-mnist": "mnist-net", "cifar10": "cifar
 LAYERS = ("enc", "conv1", "fc1")
 
 
-def point(study, dataset, network, neuron, encoder, seed, base, epochs=3):
-    return dict(study=study, dataset=dataset, network=network, neuron=neuron, encoder=encoder, seed=seed,
-                base=base, epochs=epochs)
+def point(study, dataset, network, neuron, encoder, seed, base, epochs=3, jitter=0.0):
+    """One grid point; ``jitter`` adds jitter * seed to its accuracy so that paired differences vary."""
+    return dict(
+        study=study,
+        dataset=dataset,
+        network=network,
+        neuron=neuron,
+        encoder=encoder,
+        seed=seed,
+        base=base,
+        epochs=epochs,
+        jitter=jitter,
+    )
 
 
 def table2_points():
@@ -39,34 +48,55 @@ def table2_points():
 
 def table3_points():
     pts = []
-    rows = (("LIF", 1, 50.25), ("KLIF", 1, 55.10), ("k-only", 1, 53.00), ("ReLU-only", 1, 52.40), ("KLIF", 3, 56.00))
-    for neuron, enc, base in rows:
+    rows = (
+        ("LIF", 1, 50.25),
+        ("KLIF", 1, 55.10),
+        ("k-only", 1, 53.00),
+        ("ReLU-only", 1, 52.40),
+        ("KLIF", 3, 56.00),
+    )
+    for k, (neuron, enc, base) in enumerate(rows):
         for s in (0, 1):
-            pts.append(point("table3", "cifar10", "vgg16", neuron, enc, s, base))
+            pts.append(point("table3", "cifar10", "vgg16", neuron, enc, s, base, jitter=0.15 * k))
     return pts  # no resnet18 run: that column is all "—"
 
 
 def controls_points():
     pts = []
-    for neuron, base in (("LIF", 97.0), ("LIF-vth", 97.3), ("PLIF", 97.2), ("KLIF", 97.5)):
-        for s in (0, 1):
-            pts.append(point("controls", "mnist", "mnist-net", neuron, 3, s, base))
+    for k, (neuron, base) in enumerate((("LIF", 97.0), ("LIF-vth", 97.3), ("PLIF", 97.2), ("KLIF", 97.5))):
+        for s in (0, 1, 2):
+            pts.append(point("controls", "mnist", "mnist-net", neuron, 3, s, base, jitter=0.1 * k))
     return pts
 
 
 def config(p, i):
     return {
-        "dataset": p["dataset"], "network": p["network"], "neuron": p["neuron"], "encoder": p["encoder"],
-        "T": 8 if p["dataset"] != "cifar10" else 10, "epochs": p["epochs"], "width": 0.25, "batch_size": 32,
-        "lr": 0.001, "t_max": 100, "seed": p["seed"], "limit_train": 512, "limit_test": 256,
-        "surrogate": "atan", "alpha": 2.0, "detach_reset": False, "augment": False,
-        "data_root": f"/data/copy{i}",
+        "dataset": p["dataset"],
+        "network": p["network"],
+        "neuron": p["neuron"],
+        "encoder": p["encoder"],
+        "T": 8 if p["dataset"] != "cifar10" else 10,
+        "epochs": p["epochs"],
+        "width": 0.25,
+        "batch_size": 32,
+        "lr": 0.001,
+        "t_max": 100,
+        "seed": p["seed"],
+        "limit_train": 512,
+        "limit_test": 256,
+        "surrogate": "atan",
+        "alpha": None,  # the runner logs an unset setting as "None"
+        "detach_reset": False,
+        "augment": False,
+        "device": "auto",  # collides with the device tag: load_runs keeps it as "param:device"
+        "data_root": f"/data/copy{i}",  # where and how fast: ignored for replicates and pairs
+        "threads": 1 + i % 3,
     }
 
 
 def curve(p):
     """Per-epoch metrics whose max is the point's best accuracy and whose last epoch is its final accuracy."""
-    best = p["base"] + DELTA[p["seed"]]
+    best = p["base"] + DELTA[p["seed"]] + p.get("jitter", 0.0) * p["seed"]
     final = best - 0.4 - 0.1 * p["seed"]
     n = p["epochs"]
     acc = [final - 5.0 * (n - 1 - e) for e in range(n)]
@@ -76,9 +106,13 @@ def curve(p):
     rows = []
     for e in range(1, n + 1):
         m = {
-            "train_loss": round(1.0 / e, 6), "train_acc": acc[e - 1] + 1.0, "test_loss": round(1.2 / e, 6),
-            "test_acc": acc[e - 1], "synops": 1.5e6 * (1 + 0.1 * e) * (1.2 if p["neuron"] == "KLIF" else 1.0),
+            "train_loss": round(1.0 / e, 6),
+            "train_acc": acc[e - 1] + 1.0,
+            "test_loss": round(1.2 / e, 6),
+            "test_acc": acc[e - 1],
+            "synops": 1.5e6 * (1 + 0.1 * e + 0.01 * p["seed"]) * (1.2 if p["neuron"] == "KLIF" else 1.0),
             "epoch_time": 2.0,
+            "lr": 0.001 / e,  # the trainer logs the scheduled lr per epoch; the param "lr" is the setting
         }
         for j, layer in enumerate(LAYERS):
             m[f"rate/{layer}"] = round(0.05 * (j + 1) + 0.01 * e + (0.02 if "KLIF" in p["neuron"] else 0), 6)
@@ -95,12 +129,25 @@ def frames(points) -> tuple[pd.DataFrame, pd.DataFrame]:
         rid = f"run{i:03d}" + "0" * 26
         best, final, rows = curve(p)
         cfg = config(p, i)
-        runs.append({
-            "run_id": rid, "config_hash": f"h{i:03d}", "seed": cfg.pop("seed"), **cfg,
-            "best_test_acc": best, "final_test_acc": final, "n_params": 12345.0, "n_train": 512.0,
-            "n_test": 256.0, "wall_time_s": 6.0, "commit": "abc1234", "hardware": "cpu: 2 cores, Test CPU",
-            "host": "testhost", "data_sizes": "train=512,test=256", "device": "cpu",
-        })
+        runs.append(
+            {
+                "run_id": rid,
+                "config_hash": f"h{i:03d}",
+                "seed": cfg.pop("seed"),
+                **cfg,
+                "best_test_acc": best,
+                "final_test_acc": final,
+                "n_params": 12345.0,
+                "n_train": 512.0,
+                "n_test": 256.0,
+                "wall_time_s": 6.0,
+                "commit": "abc1234",
+                "hardware": "cpu: 2 cores, Test CPU",
+                "host": "testhost",
+                "data_sizes": "train=512,test=256",
+                "device": "cpu",
+            }
+        )
         for e, m in rows:
             hist.append({"run_id": rid, "epoch": e, **m})
     runs_df = pd.DataFrame(runs)
@@ -130,48 +177,71 @@ def log_to_mlflow(uri: str, points, *, profile="cpu", start=1_700_000_000_000):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    ids = []
+    ids, parents = [], {}
     for i, p in enumerate(points):
-        exp = client.get_experiment_by_name(p["study"])
-        exp_id = exp.experiment_id if exp else client.create_experiment(p["study"])
-        parent = p.get("_parent")
-        if parent is None:
-            parents = [r for r in client.search_runs([exp_id], "tags.`suite.role` = 'parent'")]
-            parent = parents[0].info.run_id if parents else client.create_run(
-                exp_id, start_time=start, tags={"suite.role": "parent", "suite.study": p["study"]}).info.run_id
+        if p["study"] not in parents:
+            exp = client.get_experiment_by_name(p["study"])
+            exp_id = exp.experiment_id if exp else client.create_experiment(p["study"])
+            tags = {"suite.role": "parent", "suite.study": p["study"]}
+            parents[p["study"]] = (exp_id, client.create_run(exp_id, start_time=start, tags=tags).info.run_id)
+        exp_id, parent = parents[p["study"]]
         cfg = config(p, i)
         best, final, rows = curve(p)
         tags = {
-            "suite.role": "child", "mlflow.parentRunId": parent, "suite.study": p["study"],
-            "suite.profile": p.get("profile", profile), "suite.config_hash": p.get("hash", f"h{i:03d}"),
-            "suite.status": p.get("status", "finished"), "suite.commit": "abc1234", "suite.host": "testhost",
-            "suite.hardware": "cpu: 2 cores, Test CPU", "suite.torch": "2.13.0", "suite.device": "cpu",
-            "suite.data_sizes": "train=512,test=256", "suite.axis.neuron": p["neuron"],
+            "suite.role": "child",
+            "mlflow.parentRunId": parent,
+            "suite.study": p["study"],
+            "suite.profile": p.get("profile", profile),
+            "suite.config_hash": p.get("hash", f"h{i:03d}"),
+            "suite.status": p.get("status", "finished"),
+            "suite.commit": "abc1234",
+            "suite.host": "testhost",
+            "suite.hardware": "cpu: 2 cores, Test CPU",
+            "suite.torch": "2.13.0",
+            "suite.device": "cpu",
+            "suite.data_sizes": "train=512,test=256",
+            "suite.axis.neuron": p["neuron"],
             "suite.axis.dataset": p["dataset"],
         }
         run = client.create_run(exp_id, start_time=start + 1000 * (i + 1) + p.get("age", 0))
         rid = run.info.run_id
         metrics = [Metric(k, float(v), 0, e) for e, m in rows for k, v in m.items()]
-        metrics += [Metric(k, float(v), 0, 0) for k, v in (("best_test_acc", best), ("final_test_acc", final),
-                    ("n_params", 12345), ("n_train", 512), ("n_test", 256), ("wall_time_s", 6.0))]
-        client.log_batch(rid, metrics=metrics, params=[Param(k, str(v)) for k, v in cfg.items()],
-                         tags=[RunTag(k, v) for k, v in tags.items()])
+        metrics += [
+            Metric(k, float(v), 0, 0)
+            for k, v in (
+                ("best_test_acc", best),
+                ("final_test_acc", final),
+                ("n_params", 12345),
+                ("n_train", 512),
+                ("n_test", 256),
+                ("wall_time_s", 6.0),
+            )
+        ]
+        client.log_batch(
+            rid,
+            metrics=metrics,
+            params=[Param(k, str(v)) for k, v in cfg.items()],
+            tags=[RunTag(k, v) for k, v in tags.items()],
+        )
         client.set_terminated(rid)
         ids.append(rid)
     return ids
 
 
-@pytest.fixture
+POINTS = {"table2": table2_points, "table3": table3_points, "controls": controls_points}
+
+
+@pytest.fixture(scope="session")
 def points():
-    """Study name -> its fixture points (list of dicts; tests may edit them before logging)."""
-    return {"table2": table2_points(), "table3": table3_points(), "controls": controls_points()}
+    """``points(study)``: a fresh list of that study's fixture points (dicts; edit freely before logging)."""
+    return lambda study: POINTS[study]()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_frames():
     return frames
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def log_runs():
     return log_to_mlflow

@@ -1,0 +1,137 @@
+"""Encoder, time folding, voting, parameter counts: the behaviour Sec. 2.4 and Table 1 ask for."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import suite.models as models
+from suite.models.layers import Encoder, SeqDropout, Vote
+from suite.neurons import SpikingNeuron
+
+
+def _batch_sizes(module: nn.Module) -> list[int]:
+    seen: list[int] = []
+    module.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[0]))
+    return seen
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_static_input_runs_the_encoder_once(name, build, example_input):
+    """The image is constant over time: one conv + BN pass on [B, ...], not T of them."""
+    steps, batch = 4, 3
+    net = build(name, T=steps)
+    enc_bn = _batch_sizes(net.enc.bn)
+    later = next(m for n, m in net.named_modules() if isinstance(m, nn.Conv2d) and not n.startswith("enc"))
+    later_batches = _batch_sizes(later)
+    net(torch.rand(batch, *models.entry(name).example.in_shape))  # static, even for an event network
+    assert enc_bn == [batch]
+    assert later_batches == [steps * batch], "layers after the encoder run with time folded"
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_event_input_runs_the_encoder_per_step(name, build):
+    steps, batch = 3, 2
+    net = build(name, T=steps)
+    seen = _batch_sizes(net.enc.bn)
+    shape = models.entry(name).example.in_shape
+    net(torch.rand(steps, batch, *shape))
+    assert seen == [steps * batch]
+
+
+def test_encoder_neuron_sees_the_static_current_repeated_over_time():
+    enc = Encoder(1, 4, 3, 3, lambda: nn.Identity())
+    x = torch.rand(2, 1, 6, 6)
+    y = enc(x, 5)
+    assert y.shape == (5, 2, 4, 6, 6)
+    assert torch.equal(y[0], y[4])
+
+
+def test_summed_weight_equals_parallel_convs_summed():
+    """Sec. 2.4: three parallel convs whose outputs are added; computed as one conv with the summed weight."""
+    torch.manual_seed(0)
+    enc = Encoder(3, 8, 3, 3, lambda: nn.Identity())
+    x = torch.randn(4, 3, 10, 10)
+    direct = enc.bn(sum(conv(x) for conv in enc.convs))
+    torch.testing.assert_close(enc.current(x), direct)
+    enc.current(x).square().sum().backward()
+    g = [c.weight.grad.clone() for c in enc.convs]
+    assert torch.equal(g[0], g[1]) and torch.equal(g[1], g[2]), "each branch gets dL/dW of the sum"
+
+
+def test_vote_averages_groups_of_ten_then_time():
+    """Class score = AvgPool1d(10) over the 10 x classes neurons, then the mean over T."""
+    vote = Vote(30, 3, lambda: nn.Identity(), dropout=0.0)
+    with torch.no_grad():  # FC = identity, so the "spikes" are the input
+        vote.fc.weight.copy_(torch.eye(30))
+        vote.fc.bias.zero_()
+    s = torch.rand(5, 2, 30)
+    expected = nn.AvgPool1d(10)(s.flatten(0, 1).unsqueeze(1)).squeeze(1).unflatten(0, (5, 2)).mean(0)
+    torch.testing.assert_close(vote(s), expected)
+    assert vote(s).shape == (2, 3)
+
+
+def test_dropout_mask_is_shared_over_time():
+    drop = SeqDropout(0.5).train()
+    y = drop(torch.ones(6, 4, 50))
+    assert torch.equal(y[0], y[5])
+    assert set(y.unique().tolist()) <= {0.0, 2.0}
+    assert torch.equal(drop.eval()(torch.ones(6, 4, 50)), torch.ones(6, 4, 50))
+
+
+def test_table1_mnist_parameter_count_at_width_1():
+    """Table 1's MNIST network, counted from its layer sizes: 3 encoder convs 1->128 (3x3, no bias: BN
+    follows), one BN; 128C3 + BN; MP2 leaves 14 x 14, so 2048FC has 128*14*14 inputs; 100FC; one k per KLIF
+    layer."""
+    conv3 = 3 * 3
+    bn = 2 * 128
+    enc = 3 * (1 * 128 * conv3) + bn
+    conv = 128 * 128 * conv3 + bn
+    fc1 = 128 * 14 * 14 * 2048 + 2048
+    vote = 2048 * 100 + 100
+    k = 4
+    net = models.make("table1-mnist", neuron="KLIF", in_shape=(1, 28, 28), num_classes=10, T=8)
+    assert models.probes.param_count(net) == enc + conv + fc1 + vote + k == 51_738_600
+    lif = models.make("table1-mnist", neuron="LIF", in_shape=(1, 28, 28), num_classes=10, T=8, encoder=1)
+    assert models.probes.param_count(lif) == enc - 2 * (128 * conv3) + conv + fc1 + vote
+
+
+@pytest.mark.parametrize(
+    ("name", "in_features"),
+    [
+        ("table1-nmnist", 128 * 17 * 17),
+        ("table1-cifar10", 256 * 8 * 8),
+        ("table1-cifar10-dvs", 128 * 16 * 16),
+        ("table1-dvs-gesture", 128 * 8 * 8),
+        ("vgg16", 512),
+    ],
+)
+def test_first_fc_sees_the_size_table1_implies(name, in_features):
+    ex = models.entry(name).example
+    net = models.make(name, neuron="LIF", in_shape=ex.in_shape, num_classes=ex.num_classes, T=2, width=1.0)
+    first_fc = next(m for m in net.modules() if isinstance(m, nn.Linear))
+    assert first_fc.in_features == in_features
+
+
+def test_spiking_layer_layout_of_vgg16_and_resnet18(build):
+    vgg = build("vgg16")
+    assert list(models.probes.spiking_layers(vgg)) == ["enc", *[f"conv{i}" for i in range(1, 13)], "vote"]
+    res = build("resnet18")
+    names = list(models.probes.spiking_layers(res))
+    assert len(names) == 18 and names[0] == "enc" and names[-1] == "vote" and names[1] == "layer1.0.sn1"
+    assert sum(isinstance(m, SpikingNeuron) for m in res.modules()) == 18
+
+
+def test_resnet_adds_the_residual_before_the_neuron(build, example_input):
+    """sn2 sees bn2(conv2(.)) + shortcut(x): with conv2's output zeroed, it sees exactly the shortcut."""
+    net = build("resnet18").eval()
+    block = net.layer1[0]
+    seen = {}
+    block.sn2.register_forward_hook(lambda m, inp, out: seen.setdefault("in", inp[0]))
+    nn.init.zeros_(block.bn2.weight)
+    nn.init.zeros_(block.bn2.bias)
+    x_block = {}
+    block.register_forward_hook(lambda m, inp, out: x_block.setdefault("x", inp[0]))
+    net(example_input("resnet18"))
+    torch.testing.assert_close(seen["in"], x_block["x"])  # identity shortcut in layer1

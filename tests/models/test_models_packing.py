@@ -1,0 +1,89 @@
+"""Spikes saved as bool for backward: same gradients, less memory, and only spikes are packed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import suite.models as models
+from suite.models import packing
+
+
+def _grads(name, build, example_input, pack: bool):
+    torch.manual_seed(0)
+    net = build(name, pack_spikes=pack)
+    x = example_input(name)
+    torch.manual_seed(1)  # same dropout masks in both runs
+    net(x).square().sum().backward()
+    return {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_gradients_identical_with_and_without_packing(name, build, example_input):
+    a = _grads(name, build, example_input, pack=True)
+    b = _grads(name, build, example_input, pack=False)
+    assert a.keys() == b.keys() and a
+    for n in a:
+        assert torch.equal(a[n], b[n]), n
+
+
+def _packed_kinds(monkeypatch, net, x) -> list[tuple[tuple[int, ...], torch.dtype]]:
+    packed = []
+    original = packing.SpikePacker._pack
+
+    def spy(self, t):
+        out = original(self, t)
+        if isinstance(out, packing._Packed):
+            packed.append((tuple(t.shape), out.bits.dtype))
+        return out
+
+    monkeypatch.setattr(packing.SpikePacker, "_pack", spy)
+    net(x).sum().backward()
+    return packed
+
+
+def test_only_spikes_are_packed(monkeypatch, build, example_input):
+    """table1-mnist (width 1/8 -> 16 channels, T = 2, B = 2): conv1 saves the encoder's spikes, the max-pool
+    saves conv1's spikes; the FC inputs come out of dropout (0 or 2), so they stay float."""
+    net = build("table1-mnist")
+    packed = _packed_kinds(monkeypatch, net, example_input("table1-mnist"))
+    assert packed == [((4, 16, 28, 28), torch.bool), ((4, 16, 28, 28), torch.bool)]
+
+
+def test_nothing_packed_for_ann_or_eval_or_when_off(monkeypatch, build, example_input):
+    x = example_input("table1-mnist")
+    assert _packed_kinds(monkeypatch, build("table1-mnist", neuron="ANN"), x) == []
+    assert _packed_kinds(monkeypatch, build("table1-mnist", pack_spikes=False), x) == []
+    net = build("table1-mnist").eval()
+    with torch.no_grad():
+        net(x)  # no autograd: no hooks installed, nothing recorded
+    assert not any(m._forward_hooks for m in net.modules()), "the packer's hooks are gone after the forward"
+
+
+def test_saved_activation_bytes_shrink_by_a_quarter(monkeypatch):
+    """Activations held for backward (parameters excluded), as saved vs as they would be without packing
+    (distinct storages counted once): in a conv block the spikes shrink 4x, the neuron's saved current
+    does not."""
+    unpacked: dict[int, int] = {}
+    kept = 0
+    original = packing.SpikePacker._pack
+
+    def count(self, t):
+        nonlocal kept
+        out = original(self, t)
+        if t.untyped_storage().data_ptr() not in params:
+            unpacked[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            if isinstance(out, packing._Packed):
+                kept += out.bits.numel() * out.bits.element_size()
+            elif t.untyped_storage().data_ptr() not in seen:
+                seen.add(t.untyped_storage().data_ptr())
+                kept += t.untyped_storage().nbytes()
+        return out
+
+    seen: set[int] = set()
+    monkeypatch.setattr(packing.SpikePacker, "_pack", count)
+    net = models.make("table1-mnist", neuron="LIF", in_shape=(1, 28, 28), num_classes=10, T=4, width=0.25)
+    params = {p.untyped_storage().data_ptr() for p in net.parameters()}
+    net(torch.rand(4, 1, 28, 28)).sum().backward()
+    print(f"kept/unpacked = {kept / sum(unpacked.values()):.3f}")
+    assert 0 < kept <= 0.8 * sum(unpacked.values())
