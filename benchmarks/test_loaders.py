@@ -4,12 +4,14 @@ Samples per second over one epoch of a small subset (the median of 5 epochs), ba
 ``paper_batch_size``, the loader's workers already started (persistent) and, for the cached runs, the cache
 already filled. Uncached means every item is read from its source file and framed again (``cache=False``).
 The two DVS sets have few recordings here, so their epoch visits each one several times (a ``Subset`` with
-repeats), enough batches to keep two workers busy. Target: a cached event loader serves batches at least
-10x faster than framing from events. On a shared machine the numbers move with the other load on it.
+repeats), enough batches to keep two workers busy. ``in-memory`` (workers=0) serves the same counts from
+RAM: the floor any frame cache could reach, which shows what the disk reads cost. Target: a cached event
+loader serves batches at least 10x faster than framing from events. On a shared machine the numbers move
+with the other load on it.
 
 Data: the real files of ../shared/data (or ``SUITE_DATA``); CIFAR10-DVS has none there, so it runs on files
-written in its AEDAT 2.0 format with random events (100k per recording, the order of a real one): its
-numbers measure the reader and framing, nothing about the dataset.
+written in its AEDAT 2.0 format with random events (100k per recording: a guess at a real one's size, as
+none was available): its numbers measure the reader and framing, nothing about the dataset.
 """
 
 from __future__ import annotations

@@ -93,3 +93,8 @@ def load(name: str, split: str, *, T: int, root=None, limit: int | None = None, 
     if note:
         warnings.warn(f"{name}: the '{ds.layout.name}' layout is {note}", UserWarning, stacklevel=2)
     return ds
+
+
+def options(name: str) -> dict:
+    """The options ``load`` takes for dataset ``name``, with their defaults."""
+    return dict(_entry(name).source.options)
