@@ -48,8 +48,20 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: kernels vs memory bandwidth, loaders, a training step vs the ANN; saved for comparison."""
-    _run(session, "-m", "pytest", "benchmarks", "-q", "-p", "no:randomly", "--benchmark-only",
-         "--benchmark-autosave", "--benchmark-columns=min,median,mean,rounds", "-s", *session.posargs)
+    _run(
+        session,
+        "-m",
+        "pytest",
+        "benchmarks",
+        "-q",
+        "-p",
+        "no:randomly",
+        "--benchmark-only",
+        "--benchmark-autosave",
+        "--benchmark-columns=min,median,mean,rounds",
+        "-s",
+        *session.posargs,
+    )
 
 
 @nox.session(python=False)

@@ -65,7 +65,7 @@ class InMemory(torch.utils.data.Dataset):
     writing the float32 batch."""
 
     def __init__(self, ds):
-        self.ds, self.counts = ds, [ds.counts(i) for i in range(len(ds))]
+        self.ds, self.counts = ds, [np.array(ds.counts(i)) for i in range(len(ds))]  # copies, not views
 
     def __len__(self):
         return len(self.counts)

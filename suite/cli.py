@@ -16,8 +16,14 @@ def _study(args) -> int:
     from suite.study import run_study
 
     return run_study(
-        args.study, profile=args.profile, seeds=args.seeds, workers=args.workers, data_root=args.data_root,
-        dry_run=args.dry_run, tracking_uri=args.tracking_uri, report=not args.no_report,
+        args.study,
+        profile=args.profile,
+        seeds=args.seeds,
+        workers=args.workers,
+        data_root=args.data_root,
+        dry_run=args.dry_run,
+        tracking_uri=args.tracking_uri,
+        report=not args.no_report,
     )
 
 
@@ -29,8 +35,13 @@ def _report(args) -> int:
     uri = args.tracking_uri or tracking.default_uri()
     command = "nox -s report -- " + " ".join([args.study, "--profile", args.profile])
     for name in names:
-        for path in report.render(name, profile=args.profile, tracking_uri=uri,
-                                  out_dir=Path(args.out) / args.profile, command=command):
+        for path in report.render(
+            name,
+            profile=args.profile,
+            tracking_uri=uri,
+            out_dir=Path(args.out) / args.profile,
+            command=command,
+        ):
             print(path)
     return 0
 
@@ -45,10 +56,25 @@ def _ui(args) -> int:
 
         MlflowClient(uri).search_experiments()  # create the store once, before the server's workers
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
-           "--port", str(args.port), "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--workers",
+        "1",
+    ]
     if uri.startswith("sqlite:///"):
-        cmd += ["--default-artifact-root", (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()]
+        cmd += [
+            "--default-artifact-root",
+            (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri(),
+        ]
     print(f"MLflow UI on the store {uri}: http://127.0.0.1:{args.port}", flush=True)
     return subprocess.call(cmd, env=env)
 
@@ -72,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--data-root", default=None, help="dataset folder (default: $SUITE_DATA, else ./data)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
-    p.add_argument("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI, else .suite/)")
+    p.add_argument(
+        "--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI, else .suite/)"
+    )
     p.add_argument("--no-report", action="store_true", help="do not render the table at the end")
     p.set_defaults(fn=_study)
 

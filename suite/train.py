@@ -198,22 +198,25 @@ def train(
         _set_rng_state(ckpt["rng"])
         history, start_epoch, wall = ckpt["history"], ckpt["epoch"] + 1, ckpt["wall_time_s"]
 
+    # Built once (workers persist); epoch e's order is drawn from (seed, e) by set_epoch.
+    seed = int(cfg["seed"])
+    train_loader = data.loader(
+        train_set, cfg["batch_size"], shuffle=True, workers=cfg["workers"], seed=seed, drop_last=False
+    )
+    test_loader = data.loader(test_set, cfg["batch_size"], shuffle=False, workers=cfg["workers"])
+
     new_epochs = 0
     for epoch in range(start_epoch, cfg["epochs"] + 1):
         if stop_after is not None and new_epochs >= stop_after:
             break
         t0 = time.perf_counter()
-        seed = int(cfg["seed"]) * 100_003 + epoch
-        train_loader = data.loader(
-            train_set, cfg["batch_size"], shuffle=True, workers=cfg["workers"], seed=seed, drop_last=False
-        )
+        train_loader.set_epoch(epoch)
         probe.enabled = False  # firing rates and synops are measured on the test set
         train_loss, train_acc = _run_epoch(model, train_loader, device, cfg, info.num_classes, optimizer)
         scheduler.step()
 
         probe.reset()
         probe.enabled = True
-        test_loader = data.loader(test_set, cfg["batch_size"], shuffle=False, workers=cfg["workers"])
         test_loss, test_acc = _run_epoch(model, test_loader, device, cfg, info.num_classes)
         epoch_time = time.perf_counter() - t0
         wall += epoch_time

@@ -16,5 +16,7 @@ SHARED_DATA = Path(os.environ.get("SUITE_DATA", REPO.parent / "shared" / "data")
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     if not (SHARED_DATA / "MANIFEST.md").exists():
-        pytest.skip(f"real data not found at {SHARED_DATA} (set SUITE_DATA or put ../shared/data beside the repo)")
+        pytest.skip(
+            f"real data not found at {SHARED_DATA} (set SUITE_DATA or put ../shared/data beside the repo)"
+        )
     return SHARED_DATA

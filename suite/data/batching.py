@@ -4,17 +4,23 @@ The collate function tells the two apart by the item's rank (3 = image, 4 = fram
 ``Subset`` or any other wrapper of a suite dataset; event batches that the dataset already assembled
 (``EventDataset.__getitems__``) are passed on without a copy.
 
-Shuffling is drawn from a ``torch.Generator`` seeded with ``seed``, so the same seed gives the same batch
-order (and the same worker seeds, hence the same augmentation draws when ``workers > 0``; with
-``workers=0`` augmentation draws from torch's global RNG, which the trainer seeds).
+:func:`loader` is built once per dataset and reused every epoch (its workers persist): call
+``loader.set_epoch(e)`` before epoch ``e``. The order of epoch ``e`` is a permutation drawn from
+``(seed, e)`` alone, and each batch carries a seed drawn from ``(seed, e, batch number)`` that the
+dataset's random augmentation uses (:class:`suite.data.static.StaticDataset`). So batches, augmentation
+included, are a pure function of ``(seed, epoch)``: the same with 0 or 2 workers, the same in a run resumed
+at epoch ``e`` in a new process as in an uninterrupted one, and independent of torch's global RNG.
+(A wrapper such as ``Subset`` passes plain index lists on, so a wrapped dataset's augmentation falls back
+to torch's RNG: the global one with ``workers=0``, the worker's, seeded once per loader, otherwise.)
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 
 def empty_batch(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -58,14 +64,101 @@ def collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.
     raise ValueError(f"items of shape {tuple(xs[0].shape)}: want [C, H, W] images or [T, 2, H, W] frames")
 
 
+def derive_seed(*parts: int) -> int:
+    """A 64-bit seed that is a pure function of the integers ``parts`` (numpy's SeedSequence mixing, so
+    nearby inputs such as (seed, 1) and (seed, 2) give unrelated streams)."""
+    words = [int(p) % 2**64 for p in parts]
+    return int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0])
+
+
+class EpochSampler(Sampler[int]):
+    """The indices ``0..n-1`` of epoch :attr:`epoch` (set it with :meth:`set_epoch`): in order, or, with
+    ``shuffle``, permuted by a generator seeded from ``(seed, epoch)`` only."""
+
+    def __init__(self, n: int, *, shuffle: bool, seed: int = 0):
+        self.n, self.shuffle, self.seed, self.epoch = n, shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"epoch={epoch!r}: want an int >= 0")
+        self.epoch = epoch
+
+    def order(self) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.n))
+        g = torch.Generator()
+        g.manual_seed(derive_seed(self.seed, self.epoch, 0))
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def __iter__(self):
+        return iter(self.order())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class Batch(list):
+    """A batch's indices, with ``seed``: where the dataset's random draws for this batch come from."""
+
+    def __init__(self, indices, seed: int):
+        super().__init__(indices)
+        self.seed = seed
+
+
+class EpochBatches(Sampler[list[int]]):
+    """``sampler``'s order cut into batches, each a :class:`Batch` seeded from (seed, epoch, number). The
+    order is fixed when an epoch's iteration starts, so a later ``set_epoch`` affects the next one only."""
+
+    def __init__(self, sampler: EpochSampler, batch_size: int, drop_last: bool):
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self):
+        order, size = self.sampler.order(), self.batch_size
+        stop = len(order) - len(order) % size if self.drop_last else len(order)
+        seed, epoch = self.sampler.seed, self.sampler.epoch
+        return iter([Batch(order[at : at + size], derive_seed(seed, epoch, 1, k))
+                     for k, at in enumerate(range(0, stop, size))])
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+class Loader(DataLoader):
+    """A DataLoader to build once and reuse for every epoch: ``set_epoch(e)`` before epoch ``e`` picks
+    that epoch's order (and batch seeds) without restarting the workers."""
+
+    @property
+    def epoch_sampler(self) -> EpochSampler:
+        return self.batch_sampler.sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch_sampler.set_epoch(epoch)
+
+
+def _prepare(ds: Dataset) -> None:
+    """Build or open a cached event dataset's pack in this process, before workers start: they then share
+    its memory map instead of racing to build it (the file lock would make all but one wait)."""
+    while isinstance(ds, Subset):
+        ds = ds.dataset
+    if getattr(ds, "cache", None) is not None and callable(getattr(ds, "fill_cache", None)):
+        ds.fill_cache()
+
+
 def loader(ds: Dataset, batch_size: int, *, shuffle: bool, workers: int = 0, seed: int = 0,
-           drop_last: bool = False) -> DataLoader:
-    """A DataLoader over ``ds`` yielding ``(x, labels [B] int64)``; see the module docstring for ``x``."""
+           drop_last: bool = False) -> Loader:
+    """A :class:`Loader` over ``ds`` yielding ``(x, labels [B] int64)``; see the module docstring for ``x``
+    and for ``set_epoch``. Without ``set_epoch`` every iteration is epoch 0's order. A cached event
+    dataset's pack is built (or opened) here, before the workers start."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: want a positive int")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ValueError(f"workers={workers!r}: want an int >= 0")
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=workers, collate_fn=collate,
-                      generator=generator, drop_last=drop_last, persistent_workers=workers > 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed={seed!r}: want an int")
+    _prepare(ds)
+    generator = torch.Generator()  # torch seeds the workers from it (draws outside a suite Batch seed)
+    generator.manual_seed(derive_seed(seed, 2))
+    batches = EpochBatches(EpochSampler(len(ds), shuffle=shuffle, seed=seed), batch_size, drop_last)
+    return Loader(ds, batch_sampler=batches, num_workers=workers, collate_fn=collate, generator=generator,
+                  persistent_workers=workers > 0)

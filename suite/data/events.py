@@ -5,6 +5,13 @@ An :class:`EventSource` is the data that describes one set: its frame size, the 
 applies ``limit`` and returns an :class:`EventDataset`, whose items are ``(frames, label)``: float32 event
 counts ``[T, 2, H, W]`` framed by equal event count (:mod:`suite.data.framing`) and cached on disk
 (:mod:`suite.data.cache`) unless ``cache=False``.
+
+With the cache on, the first access to any sample (or ``fill_cache()``, which :func:`suite.data.loader`
+calls before it starts workers) frames every sample of the dataset, in file order, into one packed file;
+every later access, in this and any later process, is a slice of that file's memory map. So looking at one
+sample of a large set frames the whole set: use ``cache=False`` for that. A recording that cannot be read
+or framed fails the build (naming the file), not just its own item. ``cache=False`` frames each item from
+its events on every access (the uncached baseline of ``benchmarks/test_loaders.py``).
 """
 
 from __future__ import annotations
@@ -85,15 +92,32 @@ class EventSource:
         if not records:
             raise DatasetNotFound.build(name, split, root, self.expected(root), self.home, status) from None
         keep = stratified_limit([r.label for r in records], limit)
+        records = [records[i] for i in keep]
         cache = None
         if options["cache"]:
             folder = Path(options["cache_dir"]) if options["cache_dir"] else cache_root()
             settings = frame_cache.digest([SETTINGS, self.sensor, layout.name])
-            largest = frame_cache.entry_bytes((T, 2, *self.sensor), 4)
-            cache = frame_cache.FrameCache(folder / name / f"{split}-T{T}-{settings[:12]}", largest)
-        ds = EventDataset(name, split, layout, [records[i] for i in keep], T, self.sensor, cache)
+            fingerprint = source_fingerprint(records)
+            cache = frame_cache.PackedFrames(folder / name / f"{split}-T{T}-{settings[:12]}",
+                                             f"n{len(records)}-{fingerprint[:20]}.pack", fingerprint,
+                                             len(records), (T, 2, *self.sensor))
+        ds = EventDataset(name, split, layout, records, T, self.sensor, cache)
         ds.indices = keep
         return ds
+
+
+def source_fingerprint(records: list[Record]) -> str:
+    """A digest of the records in order: each source file's absolute path, size and mtime as of ``load``
+    (one stat per file) and its time segment. Any change to a source file, or another subset, gives
+    another pack."""
+    stamps: dict[Path, str] = {}
+    h = hashlib.sha256()
+    for rec in records:
+        if rec.path not in stamps:
+            st = os.stat(rec.path)
+            stamps[rec.path] = f"{os.path.abspath(rec.path)}\0{st.st_size}\0{st.st_mtime_ns}"
+        h.update(f"{stamps[rec.path]}\0{rec.segment}\n".encode())
+    return h.hexdigest()[:32]
 
 
 class EventDataset(torch.utils.data.Dataset):
@@ -106,7 +130,6 @@ class EventDataset(torch.utils.data.Dataset):
         self.shape = (T, 2, *self.sensor)
         self._labels = [r.label for r in records]
         self.targets = torch.tensor(self._labels, dtype=torch.long)
-        self._keys = self._cache_keys() if cache is not None else None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -123,37 +146,29 @@ class EventDataset(torch.utils.data.Dataset):
             ev = Events(*(a[inside] for a in ev))
         return ev
 
-    def _cache_keys(self) -> list[str]:
-        """Each record's cache key, from its source file's absolute path, size and mtime as of ``load``
-        (plus its time segment): one stat per file here, none per item."""
-        stamps: dict[Path, str] = {}
-        for rec in self.records:
-            if rec.path not in stamps:
-                st = os.stat(rec.path)
-                stamps[rec.path] = f"{os.path.abspath(rec.path)}\0{st.st_size}\0{st.st_mtime_ns}"
-        return [hashlib.sha1(f"{stamps[r.path]}\0{r.segment}".encode()).hexdigest() for r in self.records]
-
-    def counts(self, i: int) -> np.ndarray:
-        """Framed event counts ``[T, 2, H, W]`` (from the cache when it holds a sound entry)."""
-        if self._keys is not None:
-            hit = self.cache.load(self._keys[i])
-            if hit is not None and hit.shape == self.shape:
-                return hit
+    def frame(self, i: int) -> np.ndarray:
+        """Sample ``i`` framed from its events now: int64 counts ``[T, 2, H, W]``, never cached."""
         try:
-            counts = frames_by_count(self.events(i), self.T, *self.sensor)
+            return frames_by_count(self.events(i), self.T, *self.sensor)
         except ValueError as e:
             raise annotate(annotate(e, str(self.records[i].path)), self.name) from None
-        if self._keys is not None:
-            self.cache.store(self._keys[i], counts)
-        return counts
+
+    def packed(self) -> np.ndarray | None:
+        """Every sample's counts ``[N, T, 2, H, W]`` (uint8, or wider where counts need it), memory-mapped
+        from the cache, which is built first if needed; None with ``cache=False`` or an unwritable cache."""
+        return self.cache.array(self.frame) if self.cache is not None else None
+
+    def counts(self, i: int) -> np.ndarray:
+        """Framed event counts ``[T, 2, H, W]`` (a view of the pack when the cache is on)."""
+        pack = self.packed()
+        return pack[i] if pack is not None else self.frame(i)
 
     def fill_cache(self) -> None:
-        """Frame every record not yet cached, in file order. For DVS128 Gesture's original layout this
-        reads each user recording once (shuffled first-epoch access would re-read it per gesture)."""
+        """Build (or open and verify) the pack now, framing every record in file order. For DVS128
+        Gesture's original layout this reads each user recording once."""
         if self.cache is None:
             raise ValueError(f"{self.name}: fill_cache() needs cache=True")
-        for i in range(len(self)):
-            self.counts(i)
+        self.packed()
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return torch.from_numpy(self.counts(i).astype(np.float32)), self._labels[i]
@@ -165,11 +180,12 @@ class EventDataset(torch.utils.data.Dataset):
         tens of MB, so the copy saved is a real share of a cached epoch."""
         frames = empty_batch((self.T, len(indices), 2, *self.sensor))  # in shared memory in a worker
         block = frames.numpy()
+        pack = self.packed()
         for b, i in enumerate(indices):
-            block[:, b] = self.counts(i)
+            block[:, b] = pack[i] if pack is not None else self.frame(i)
         return [(x, self._labels[i]) for x, i in zip(frames.unbind(1), indices)]
 
     def __repr__(self) -> str:
         h, w = self.sensor
         return (f"EventDataset({self.name}, {self.split}, layout={self.layout.name}, {len(self)} recordings, "
-                f"T={self.T}, 2x{h}x{w}, cache={self.cache.folder if self.cache else None})")
+                f"T={self.T}, 2x{h}x{w}, cache={self.cache.path if self.cache else None})")

@@ -24,12 +24,14 @@ from suite.data.errors import DatasetNotFound
 from suite.data.subsets import stratified_limit
 
 
-def random_crop_flip(img: torch.Tensor, pad: int = 4) -> torch.Tensor:
+def random_crop_flip(img: torch.Tensor, pad: int = 4,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
     """The standard CIFAR training augmentation on a uint8 ``[C, H, W]`` image: zero-pad by ``pad``,
     crop back to ``H x W`` at a random offset, flip horizontally with probability 1/2. Padding is done
-    on raw pixels (black), as torchvision's ``RandomCrop(32, padding=4)`` before ``Normalize`` does."""
+    on raw pixels (black), as torchvision's ``RandomCrop(32, padding=4)`` before ``Normalize`` does.
+    The draw comes from ``generator`` (None: torch's global RNG)."""
     _, h, w = img.shape
-    r = int(torch.randint(0, (2 * pad + 1) ** 2 * 2, ()))
+    r = int(torch.randint(0, (2 * pad + 1) ** 2 * 2, (), generator=generator))
     dy, dx, flip = r // (2 * (2 * pad + 1)), (r // 2) % (2 * pad + 1), r % 2
     out = F.pad(img, (pad, pad, pad, pad))[:, dy : dy + h, dx : dx + w]
     return out.flip(-1) if flip else out
@@ -54,7 +56,7 @@ class StaticSource:
     need_all: bool = True  # every listed file must be present (else: any one of them, e.g. CIFAR batches)
     remotes: Mapping[str, Remote] = field(default_factory=dict)  # file name -> its official source
     archive: Remote | None = None  # or: one official archive that unpacks ``folder`` into the root
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+    augment: Callable[..., torch.Tensor] | None = None  # (uint8 image, generator=None) -> uint8 image
     options: Mapping[str, object] = field(default_factory=lambda: {"download": True, "augment": False})
 
     def expected(self, root: Path, split: str) -> str:
@@ -118,11 +120,22 @@ class StaticDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self._labels)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, i: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, int]:
         img = self.images[i]
         if self.augment is not None:
-            img = self.augment(img)
+            img = self.augment(img, generator=generator)
         return torch.addcmul(self._shift, img.float(), self._scale), self._labels[i]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, int]]:
+        """A batch (DataLoader calls this when it exists). A :class:`suite.data.batching.Batch` carries a
+        seed: the batch's augmentation is drawn from it, so it depends on (seed, epoch, batch) only, not
+        on the worker or on torch's global RNG; a plain list draws from torch's RNG."""
+        seed = getattr(indices, "seed", None)
+        generator = None
+        if self.augment is not None and seed is not None:
+            generator = torch.Generator()
+            generator.manual_seed(seed)
+        return [self.__getitem__(i, generator) for i in indices]
 
     def __repr__(self) -> str:
         aug = ", augmented" if self.augment else ""

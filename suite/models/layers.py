@@ -113,15 +113,41 @@ class ConvBlock(nn.Module):
         return self.sn(fold(lambda z: self.bn(self.conv(z)), x))
 
 
+class _MaxPoolKeepIndices(torch.autograd.Function):
+    """Max-pooling with kernel = stride that keeps only the argmax indices for backward.
+
+    ``F.max_pool2d``'s autograd also keeps its input, although its backward reads only the input's shape; in
+    an SNN that input is a spike tensor nothing else keeps, so holding it costs one activation per pooling
+    layer (and, packed, a cast back to float that is never read). With non-overlapping windows the gradient
+    is the scatter of ``grad`` to the indices, which is exactly ``max_unpool2d`` (the same numbers as
+    torch's backward, tested).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kernel: int) -> torch.Tensor:
+        y, indices = F.max_pool2d(x, kernel, kernel, return_indices=True)
+        ctx.save_for_backward(indices)
+        ctx.kernel, ctx.size = kernel, x.shape[-2:]
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (indices,) = ctx.saved_tensors
+        return F.max_unpool2d(grad, indices, ctx.kernel, ctx.kernel, output_size=ctx.size), None
+
+
 class MaxPool(nn.Module):
-    """``MPn``: n x n max-pooling, stride n, time folded."""
+    """``MPn``: n x n max-pooling, stride n, time folded; keeps only the indices for backward."""
 
     def __init__(self, kernel: int):
         super().__init__()
-        self.pool = nn.MaxPool2d(kernel, kernel)
+        self.kernel = kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return fold(self.pool, x)
+        return fold(lambda z: _MaxPoolKeepIndices.apply(z, self.kernel), x)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel}, stride={self.kernel}"
 
 
 class FCBlock(nn.Module):

@@ -1,11 +1,12 @@
 """Spikes saved for backward are stored as ``bool``: 1 byte per element instead of 4.
 
-Why: a convolution, linear or max-pooling layer saves its input for the backward pass. In an SNN that
-input is a spike tensor ``[T*B, ...]``, exactly 0 or 1, held in float32; with the neuron's own saved input
-(the fused kernel keeps its input current, :mod:`suite.neurons.kernel`) an SNN conv block holds three
-activation-sized tensors where the ANN holds two (BatchNorm input and ReLU output). Keeping the spikes as
-``bool`` until the backward pass needs them cuts the SNN's activation memory by about a quarter, for one
-cheap cast on save and one on use (SpikingJelly's ``spike_op`` does the same for its spiking convolutions).
+Why: a convolution saves its input for the backward pass (for the weight gradient). In an SNN that input
+is a spike tensor ``[T*B, ...]``, exactly 0 or 1, held in float32; with the neuron's own saved input (the
+fused kernel keeps its input current, :mod:`suite.neurons.kernel`) an SNN conv block holds three
+activation-sized tensors where the ANN holds two (BatchNorm input and ReLU output, which the next layer
+shares). Keeping the spikes as ``bool`` until the backward pass reads them brings the SNN's block to 2.25,
+for one cheap cast on save and one on use (SpikingJelly's ``spike_op`` does the same for its spiking
+convolutions). Max-pooling keeps no input at all (:class:`suite.models.layers.MaxPool`).
 
 How: :class:`SpikePacker` is a context a network enters around its forward pass. It records the output
 tensors of the network's :class:`~suite.neurons.SpikingNeuron` layers (forward hooks, removed on exit) and

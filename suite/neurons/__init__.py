@@ -22,7 +22,9 @@ _VARIANTS: dict[str, Variant] = {
         Variant("KLIF", "F = ReLU(kH), learnable k, eqs. 2, 5-7", activation="relu", learn_k=True),
         Variant("k-only", "F = kH, no activation (Table 3 ablation)", learn_k=True),
         Variant("ReLU-only", "F = ReLU(H), k fixed at 1 (Table 3 ablation)", activation="relu"),
-        Variant("KLIF*", "KLIF whose reset keeps F/k, eq. 10 (Table 4)", "relu", learn_k=True, reset_div_k=True),
+        Variant(
+            "KLIF*", "KLIF whose reset keeps F/k, eq. 10 (Table 4)", "relu", learn_k=True, reset_div_k=True
+        ),
         Variant("KLIF-CELU", "F = CELU(kH), alpha 1 (Table 5)", activation="celu", learn_k=True),
         Variant("KLIF-LeakyReLU", "F = LeakyReLU(kH), slope 0.01 (Table 5)", "leaky_relu", learn_k=True),
         Variant("PLIF", "LIF with learnable 1/tau = sigmoid(w), tau0 = 2 (Fang et al. 2021)", learn_tau=True),
@@ -30,7 +32,9 @@ _VARIANTS: dict[str, Variant] = {
     )
 }
 
-PARAMS = tuple(p for p in inspect.signature(SpikingNeuron.__init__).parameters if p not in ("self", "variant"))
+PARAMS = tuple(
+    p for p in inspect.signature(SpikingNeuron.__init__).parameters if p not in ("self", "variant")
+)
 
 
 def names() -> list[str]:

@@ -22,8 +22,9 @@ written for the fused kernel (no autograd graph; BPTT by hand). ``tests/neurons`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as fn

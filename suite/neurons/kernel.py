@@ -27,7 +27,12 @@ _compiled: dict[tuple, object] = {}
 _compile_broken = False
 # Dynamo counts recompiles per code object: every neuron variant, T and dtype is one more entry of the
 # same two loops, far beyond the default limit of 8.
-for _name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit", "accumulated_cache_size_limit"):
+for _name in (
+    "recompile_limit",
+    "cache_size_limit",
+    "accumulated_recompile_limit",
+    "accumulated_cache_size_limit",
+):
     if hasattr(torch._dynamo.config, _name):
         setattr(torch._dynamo.config, _name, max(getattr(torch._dynamo.config, _name), 1024))
 
@@ -72,7 +77,9 @@ def _call(fn, key, *args):
         if isinstance(err, (torch._dynamo.exc.BackendCompilerFailed, OSError, RuntimeError)):
             _compile_broken = True  # the toolchain itself is unusable: stop trying for every key
         _compiled[key] = fn
-        warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); using the eager loop", stacklevel=3)
+        warnings.warn(
+            f"torch.compile failed ({type(err).__name__}: {err}); using the eager loop", stacklevel=3
+        )
         return fn(*args)
 
 

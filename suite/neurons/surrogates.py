@@ -14,8 +14,8 @@ All three integrate to 1 over the real line, so the spike function they stand fo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

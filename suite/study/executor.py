@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from suite.study.worker import execute
 

@@ -12,9 +12,10 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from suite.study import spec, tracking
 from suite.study.executor import EXECUTORS
@@ -46,7 +47,14 @@ def missing_data(points: list[spec.Point], data_root: str | None) -> dict[str, s
     for name in sorted({p.config["dataset"] for p in points}):
         try:  # the smallest real read: one test sample, never a download attempt
             known = data.options(name)
-            data.load(name, "test", T=1, root=data_root, limit=1, **{k: False for k in ("download", "cache") if k in known})
+            data.load(
+                name,
+                "test",
+                T=1,
+                root=data_root,
+                limit=1,
+                **{k: False for k in ("download", "cache") if k in known},
+            )
         except FileNotFoundError as err:
             out[name] = str(err)
     return out
@@ -70,7 +78,11 @@ class Progress:
         if not self.epoch_times or left <= 0:
             return "?"
         secs = left * (sum(self.epoch_times) / len(self.epoch_times)) / self.workers
-        return f"{int(secs // 3600)}h{int(secs % 3600 // 60):02d}m" if secs >= 3600 else f"{int(secs // 60)}m{int(secs % 60):02d}s"
+        return (
+            f"{int(secs // 3600)}h{int(secs % 3600 // 60):02d}m"
+            if secs >= 3600
+            else f"{int(secs // 60)}m{int(secs % 60):02d}s"
+        )
 
     def event(self, ev: dict[str, Any]) -> None:
         h = ev["hash"]
@@ -131,7 +143,10 @@ def run_study(
             state[p.hash] = f"skipped ({p.skip or 'no data'})"
             continue
         found = tracking.find_child(client, p.hash)
-        if any(r.data.tags.get("suite.status") == tracking.FINISHED and r.info.experiment_id == exp_id for r in found):
+        if any(
+            r.data.tags.get("suite.status") == tracking.FINISHED and r.info.experiment_id == exp_id
+            for r in found
+        ):
             state[p.hash] = "done"
         elif any(r.data.tags.get("suite.status") == tracking.FINISHED for r in found):
             state[p.hash] = "done elsewhere (will be copied)"
@@ -155,8 +170,13 @@ def run_study(
     parent = tracking.retry(
         client.create_run,
         exp_id,
-        tags={"suite.role": "parent", "suite.study": study.name, "suite.profile": profile,
-              "suite.commit": commit, "suite.command": command},
+        tags={
+            "suite.role": "parent",
+            "suite.study": study.name,
+            "suite.profile": profile,
+            "suite.commit": commit,
+            "suite.command": command,
+        },
         run_name=f"{study.name}-{profile}-{time.strftime('%Y%m%d-%H%M%S')}",
     )
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
@@ -165,16 +185,25 @@ def run_study(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tasks = [
         {
-            "study": study.name, "profile": profile, "hash": p.hash, "axes": p.axes, "name": p.label,
-            "config": p.config, "runtime": {"data_root": data_root, "threads": threads},
-            "tracking_uri": uri, "experiment_id": exp_id, "parent_run_id": parent.info.run_id,
-            "home": str(tracking.home()), "commit": commit,
+            "study": study.name,
+            "profile": profile,
+            "hash": p.hash,
+            "axes": p.axes,
+            "name": p.label,
+            "config": p.config,
+            "runtime": {"data_root": data_root, "threads": threads},
+            "tracking_uri": uri,
+            "experiment_id": exp_id,
+            "parent_run_id": parent.info.run_id,
+            "home": str(tracking.home()),
+            "commit": commit,
             "device": device if p.config["device"] == "auto" else p.config["device"],
         }
         for p in todo
     ]
-    progress = Progress({t["hash"]: t["config"]["epochs"] for t in tasks}, {t["hash"]: t["name"] for t in tasks},
-                        workers, out)
+    progress = Progress(
+        {t["hash"]: t["config"]["epochs"] for t in tasks}, {t["hash"]: t["name"] for t in tasks}, workers, out
+    )
     failed = busy = 0
     t0 = time.time()
     for task, result in EXECUTORS[executor](workers).run(tasks, progress.event):
@@ -184,8 +213,10 @@ def run_study(
     status = "FAILED" if failed else "FINISHED"
     tracking.retry(client.log_metric, parent.info.run_id, "wall_time_s", time.time() - t0)
     tracking.retry(client.set_terminated, parent.info.run_id, status)
-    out(f"study {study.name}: {len(tasks) - failed - busy} runs completed, {failed} failed, "
-        f"{busy} running elsewhere, {len(points) - len(tasks)} skipped; wall time {time.time() - t0:.0f}s")
+    out(
+        f"study {study.name}: {len(tasks) - failed - busy} runs completed, {failed} failed, "
+        f"{busy} running elsewhere, {len(points) - len(tasks)} skipped; wall time {time.time() - t0:.0f}s"
+    )
     if report and not failed:
         _render(study, profile, uri, Path(results_dir) / profile, out)
     return 1 if failed else 0
@@ -196,8 +227,13 @@ def _render(study: spec.Study, profile: str, uri: str, out_dir: Path, out: Calla
         from suite import report
     except ImportError:  # the reporter is optional at this layer
         return
-    paths = report.render(study.name, profile=profile, tracking_uri=uri,
-                          out_dir=out_dir, command=f"nox -s report -- {study.name} --profile {profile}")
+    paths = report.render(
+        study.name,
+        profile=profile,
+        tracking_uri=uri,
+        out_dir=out_dir,
+        command=f"nox -s report -- {study.name} --profile {profile}",
+    )
     for path in paths:
         if path.suffix == ".md":
             out(path.read_text())

@@ -23,10 +23,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from suite import data, models, neurons, train
 from suite.neurons import surrogates
@@ -38,12 +39,31 @@ NOT_HASHED = ("data_root", "workers", "threads")
 
 # Allowed types per setting, derived from the trainer's defaults (None = optional, type from usage).
 _TYPES: dict[str, tuple[type, ...]] = {
-    "dataset": (str,), "network": (str,), "neuron": (str,), "surrogate": (str,), "alpha": (int, float),
-    "detach_reset": (bool,), "tau": (int, float), "v_th": (int, float), "encoder": (int,),
-    "width": (int, float), "T": (int,), "epochs": (int,), "batch_size": (int,), "lr": (int, float),
-    "t_max": (int,), "weight_decay": (int, float), "seed": (int,), "limit_train": (int,),
-    "limit_test": (int,), "augment": (bool,), "data_root": (str,), "device": (str,), "amp": (bool,),
-    "workers": (int,), "threads": (int,),
+    "dataset": (str,),
+    "network": (str,),
+    "neuron": (str,),
+    "surrogate": (str,),
+    "alpha": (int, float),
+    "detach_reset": (bool,),
+    "tau": (int, float),
+    "v_th": (int, float),
+    "encoder": (int,),
+    "width": (int, float),
+    "T": (int,),
+    "epochs": (int,),
+    "batch_size": (int,),
+    "lr": (int, float),
+    "t_max": (int,),
+    "weight_decay": (int, float),
+    "seed": (int,),
+    "limit_train": (int,),
+    "limit_test": (int,),
+    "augment": (bool,),
+    "data_root": (str,),
+    "device": (str,),
+    "amp": (bool,),
+    "workers": (int,),
+    "threads": (int,),
 }
 assert set(_TYPES) == set(train.DEFAULTS), "every trainer setting needs a type here"
 
@@ -173,7 +193,9 @@ def load(path: str | Path) -> Study:
         check.settings(where, settings, lists=False)
         for key in settings:
             if key in grid or any(key in p for p in include):
-                check.fail(f"{where}.{key}", "profiles override settings, never axes", ", ".join(sorted(base)))
+                check.fail(
+                    f"{where}.{key}", "profiles override settings, never axes", ", ".join(sorted(base))
+                )
             if isinstance(settings[key], list):
                 check.fail(f"{where}.{key}", "a profile sets single values")
         if "seeds" in prof:
@@ -251,7 +273,12 @@ def expand(study: Study, profile: str, *, seeds: list[int] | None = None, overri
             resolved = train.resolve(cfg)
             h = config_hash(resolved)
             why = next(
-                (c["why"] for c in prof.get("skip", []) if all(cfg.get(k) == v for k, v in c["match"].items())), None
+                (
+                    c["why"]
+                    for c in prof.get("skip", [])
+                    if all(cfg.get(k) == v for k, v in c["match"].items())
+                ),
+                None,
             )
             if h not in seen:
                 seen.add(h)

@@ -39,7 +39,10 @@ def _claim(workdir: Path):
 
 def _copy_run(client, src, experiment_id: str, task: dict[str, Any]) -> str:
     tags = {k: v for k, v in src.data.tags.items() if k.startswith("suite.")}
-    tags.update(_point_tags(task), **{"suite.copied_from": src.info.run_id, "mlflow.parentRunId": task["parent_run_id"]})
+    tags.update(
+        _point_tags(task),
+        **{"suite.copied_from": src.info.run_id, "mlflow.parentRunId": task["parent_run_id"]},
+    )
     run = tracking.retry(client.create_run, experiment_id, tags=tags, run_name=src.info.run_name)
     rid = run.info.run_id
     from mlflow.entities import Param
@@ -108,7 +111,11 @@ def execute(task: dict[str, Any], events: Any = None) -> dict[str, Any]:
             rid = mine[0].info.run_id
             tracking.retry(client.update_run, rid, status="RUNNING")
         else:
-            tags = {**_point_tags(task), "suite.status": "running", "mlflow.parentRunId": task["parent_run_id"]}
+            tags = {
+                **_point_tags(task),
+                "suite.status": "running",
+                "mlflow.parentRunId": task["parent_run_id"],
+            }
             tags.update(tracking.environment_tags(task["device"], task["commit"]))
             run = tracking.retry(client.create_run, exp, tags=tags, run_name=task["name"])
             rid = run.info.run_id
@@ -129,7 +136,9 @@ def execute(task: dict[str, Any], events: Any = None) -> dict[str, Any]:
 
         def on_epoch(metrics: dict[str, Any]) -> None:
             tracking.log_epoch(client, rid, metrics)
-            emit(kind="epoch", epoch=metrics["epoch"], test_acc=metrics["test_acc"], time=metrics["epoch_time"])
+            emit(
+                kind="epoch", epoch=metrics["epoch"], test_acc=metrics["test_acc"], time=metrics["epoch_time"]
+            )
 
         config = {**task["config"], **task.get("runtime", {})}
         try:
@@ -139,11 +148,18 @@ def execute(task: dict[str, Any], events: Any = None) -> dict[str, Any]:
             tracking.retry(client.set_tag, rid, "suite.error", f"{type(err).__name__}: {err}"[:4000])
             tracking.retry(client.set_terminated, rid, "FAILED")
             raise
-        finals = {k: result[k] for k in ("best_test_acc", "final_test_acc", "n_params", "n_train", "n_test", "wall_time_s")}
+        finals = {
+            k: result[k]
+            for k in ("best_test_acc", "final_test_acc", "n_params", "n_train", "n_test", "wall_time_s")
+        }
         tracking.log_epoch(client, rid, {"epoch": 0, **finals})
-        tracking.retry(client.set_tag, rid, "suite.data_sizes", f"train={result['n_train']},test={result['n_test']}")
+        tracking.retry(
+            client.set_tag, rid, "suite.data_sizes", f"train={result['n_train']},test={result['n_test']}"
+        )
         layers = [k.removeprefix("rate/") for k in result["history"][-1] if k.startswith("rate/")]
-        tracking.retry(client.set_tag, rid, "suite.layers", ",".join(layers))  # forward order, for the figures
+        tracking.retry(
+            client.set_tag, rid, "suite.layers", ",".join(layers)
+        )  # forward order, for the figures
         for path in _write_artifacts(workdir, result):
             tracking.retry(client.log_artifact, rid, str(path))
         tracking.retry(client.set_tag, rid, "suite.status", tracking.FINISHED)
@@ -151,4 +167,3 @@ def execute(task: dict[str, Any], events: Any = None) -> dict[str, Any]:
         return {"hash": task["hash"], "status": "trained", "run_id": rid, **finals}
     finally:
         os.close(fd)
-

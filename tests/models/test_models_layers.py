@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import suite.models as models
-from suite.models.layers import Encoder, SeqDropout, Vote
+from suite.models.layers import Encoder, MaxPool, SeqDropout, Vote
 from suite.neurons import SpikingNeuron
 
 
@@ -70,6 +70,16 @@ def test_vote_averages_groups_of_ten_then_time():
     expected = nn.AvgPool1d(10)(s.flatten(0, 1).unsqueeze(1)).squeeze(1).unflatten(0, (5, 2)).mean(0)
     torch.testing.assert_close(vote(s), expected)
     assert vote(s).shape == (2, 3)
+
+
+@pytest.mark.parametrize("size", [28, 27])
+def test_max_pool_gradient_matches_torch(size):
+    x = (torch.rand(3, 2, 4, size, size) > 0.6).float().requires_grad_()  # spikes: many ties
+    g = torch.randn(3, 2, 4, size // 2, size // 2)
+    ours = torch.autograd.grad(MaxPool(2)(x), x, g)[0]
+    ref = torch.autograd.grad(nn.MaxPool2d(2)(x.flatten(0, 1)).unflatten(0, (3, 2)), x, g)[0]
+    assert torch.equal(MaxPool(2)(x), nn.MaxPool2d(2)(x.flatten(0, 1)).unflatten(0, (3, 2)))
+    assert torch.equal(ours, ref)
 
 
 def test_dropout_mask_is_shared_over_time():

@@ -105,7 +105,8 @@ def test_surrogate_matches_eq9_both_branches(fused, k):
         (g,) = torch.autograd.grad(s.sum(), v_th)
         grads.append(-g.item())
     expected = [
-        _atan(1.0) if hv < 0 else 2.0 / (2 * (1 + (math.pi / 2 * 2.0 * k * (hv - 1.0 / k)) ** 2)) for hv in h.tolist()
+        _atan(1.0) if hv < 0 else 2.0 / (2 * (1 + (math.pi / 2 * 2.0 * k * (hv - 1.0 / k)) ** 2))
+        for hv in h.tolist()
     ]
     # H = 0 is in the second branch of eq. 9 and equals the first there (F = 0).
     assert grads == pytest.approx(expected, rel=1e-12)

@@ -11,7 +11,15 @@ from suite.neurons import surrogates
 
 def test_names_are_the_tables_names():
     assert neurons.names() == [
-        "LIF", "KLIF", "k-only", "ReLU-only", "KLIF*", "KLIF-CELU", "KLIF-LeakyReLU", "PLIF", "LIF-vth",
+        "LIF",
+        "KLIF",
+        "k-only",
+        "ReLU-only",
+        "KLIF*",
+        "KLIF-CELU",
+        "KLIF-LeakyReLU",
+        "PLIF",
+        "LIF-vth",
     ]
 
 
@@ -66,7 +74,10 @@ def test_surrogates_integrate_to_one(name):
         (lambda: neurons.make("KLIF", surrogate="erf"), r"unknown surrogate 'erf'; known surrogates: atan"),
         (lambda: neurons.make("KLIF", gain=2), r"unknown neuron parameter\(s\) \['gain'\]"),
         (lambda: neurons.make("LIF")(torch.ones(5)), r"input of shape \(5,\) has 1 dims"),
-        (lambda: neurons.make("LIF")(torch.ones(2, 3, dtype=torch.long)), r"dtype torch.int64 is not floating"),
+        (
+            lambda: neurons.make("LIF")(torch.ones(2, 3, dtype=torch.long)),
+            r"dtype torch.int64 is not floating",
+        ),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_value(call, match):

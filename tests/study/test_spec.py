@@ -57,23 +57,42 @@ epochs = 1
 @pytest.mark.parametrize(
     "edit,message",
     [
-        (lambda s: s.replace('title = "t"', 'title = "t"\ncolour = "red"'),
-         "bad.toml: colour: unknown key; allowed: base, description, grid, include, name, notes, profiles"),
-        (lambda s: s.replace('"LIF", "KLIF"', '"LIF", "QIF"'),
-         "bad.toml: grid.neuron[1]: unknown neuron 'QIF'; allowed: LIF, KLIF, k-only"),
-        (lambda s: s.replace("epochs = 1", 'epochs = "one"'),
-         "bad.toml: profiles.smoke.epochs: expected int, got str 'one'"),
-        (lambda s: s.replace('dataset = "mnist"', 'dataset = "mnist"\nlearning_rate = 0.1'),
-         "bad.toml: base.learning_rate: unknown setting 'learning_rate'; allowed: dataset, network, neuron"),
-        (lambda s: s.replace("epochs = 1", 'neuron = "LIF"'),
-         "bad.toml: profiles.smoke.neuron: profiles override settings, never axes"),
-        (lambda s: s.replace('dataset = "mnist"', 'dataset = "imagenet"'),
-         "bad.toml: base.dataset: unknown dataset 'imagenet'; allowed: "),
-        (lambda s: s.replace("seeds = [0]", "seeds = 3"), "bad.toml: seeds: expected a non-empty list of integers"),
-        (lambda s: s.replace('[grid]\nneuron = ["LIF", "KLIF"]', '[grid]\nneuron = "LIF"'),
-         "bad.toml: grid.neuron: an axis needs a non-empty list"),
-        (lambda s: s + "\n[[profiles.smoke.where]]\nmatch = { tau = true }\n",
-         "bad.toml: profiles.smoke.where[0].match.tau: expected int or float, got bool True"),
+        (
+            lambda s: s.replace('title = "t"', 'title = "t"\ncolour = "red"'),
+            "bad.toml: colour: unknown key; allowed: base, description, grid, include, name, notes, profiles",
+        ),
+        (
+            lambda s: s.replace('"LIF", "KLIF"', '"LIF", "QIF"'),
+            "bad.toml: grid.neuron[1]: unknown neuron 'QIF'; allowed: LIF, KLIF, k-only",
+        ),
+        (
+            lambda s: s.replace("epochs = 1", 'epochs = "one"'),
+            "bad.toml: profiles.smoke.epochs: expected int, got str 'one'",
+        ),
+        (
+            lambda s: s.replace('dataset = "mnist"', 'dataset = "mnist"\nlearning_rate = 0.1'),
+            "bad.toml: base.learning_rate: unknown setting 'learning_rate'; allowed: dataset, network, neuron",
+        ),
+        (
+            lambda s: s.replace("epochs = 1", 'neuron = "LIF"'),
+            "bad.toml: profiles.smoke.neuron: profiles override settings, never axes",
+        ),
+        (
+            lambda s: s.replace('dataset = "mnist"', 'dataset = "imagenet"'),
+            "bad.toml: base.dataset: unknown dataset 'imagenet'; allowed: ",
+        ),
+        (
+            lambda s: s.replace("seeds = [0]", "seeds = 3"),
+            "bad.toml: seeds: expected a non-empty list of integers",
+        ),
+        (
+            lambda s: s.replace('[grid]\nneuron = ["LIF", "KLIF"]', '[grid]\nneuron = "LIF"'),
+            "bad.toml: grid.neuron: an axis needs a non-empty list",
+        ),
+        (
+            lambda s: s + "\n[[profiles.smoke.where]]\nmatch = { tau = true }\n",
+            "bad.toml: profiles.smoke.where[0].match.tau: expected int or float, got bool True",
+        ),
         (lambda s: s.replace("[base]", "[base"), "bad.toml: not valid TOML"),
     ],
 )
@@ -92,8 +111,20 @@ def test_cli_prints_the_error_line_and_exits_2(tmp_path, capsys):
 
     path = tmp_path / "bad.toml"
     path.write_text(GOOD.replace('"LIF", "KLIF"', '"LIF", "QIF"'))
-    assert main(["study", str(path), "--profile", "smoke", "--dry-run", "--tracking-uri",
-                 f"sqlite:///{tmp_path}/m.db"]) == 2
+    assert (
+        main(
+            [
+                "study",
+                str(path),
+                "--profile",
+                "smoke",
+                "--dry-run",
+                "--tracking-uri",
+                f"sqlite:///{tmp_path}/m.db",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "unknown neuron 'QIF'" in err and err.count("\n") == 1
 
