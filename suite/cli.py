@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -76,7 +75,7 @@ def _ui(args) -> int:
             (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri(),
         ]
     print(f"MLflow UI on the store {uri}: http://127.0.0.1:{args.port}", flush=True)
-    return subprocess.call(cmd, env=env)
+    os.execvpe(cmd[0], cmd, env)  # the server takes this process's place: Ctrl-C and signals reach it
 
 
 def _worker(args) -> int:

@@ -1,0 +1,67 @@
+"""The command line: ``python -m suite ui`` serves the store's runs on loopback; bad input is one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ui_serves_the_store_on_loopback(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("table3")
+    client.create_run(exp, tags={"suite.role": "child", "suite.status": "finished"})
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "suite", "ui", "--tracking-uri", uri, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        start_new_session=True,  # the server starts workers: stop the whole group
+    )
+    try:
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in first
+        body = None
+        deadline = time.time() + 60
+        while time.time() < deadline and body is None:
+            try:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
+                    data=json.dumps({"experiment_ids": [exp]}).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                body = json.loads(urllib.request.urlopen(req, timeout=5).read())
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, "the UI did not answer within 60 s"
+        assert len(body["runs"]) == 1
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_unknown_study_lists_the_known_ones(capsys):
+    from suite.cli import main
+
+    assert main(["study", "table9", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown study 'table9'; known studies: controls, table2, table3, table4, table5" in err
