@@ -19,8 +19,9 @@ import os
 import random
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +70,11 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     info = data.info(cfg["dataset"])
     if cfg["network"] == "auto":
         cfg["network"] = info.table1_network
-    for key, paper in (("T", info.paper_T), ("epochs", info.paper_epochs), ("batch_size", info.paper_batch_size)):
+    for key, paper in (
+        ("T", info.paper_T),
+        ("epochs", info.paper_epochs),
+        ("batch_size", info.paper_batch_size),
+    ):
         if cfg[key] is None:
             cfg[key] = paper
     return cfg
@@ -112,7 +117,10 @@ def load_checkpoint(workdir: Path) -> dict[str, Any] | None:
         try:
             return torch.load(path, map_location="cpu", weights_only=False)
         except Exception as err:
-            warnings.warn(f"corrupt checkpoint {path} ({type(err).__name__}: {err}); trying the previous one")
+            warnings.warn(
+                f"corrupt checkpoint {path} ({type(err).__name__}: {err}); trying the previous one",
+                stacklevel=2,
+            )
     return None
 
 
@@ -169,7 +177,9 @@ def train(
 
     # Data: deterministic subsets; the shuffling of epoch e is seeded by (seed, e).
     augment = {"augment": True} if cfg["augment"] else {}  # an option only the sets that augment know
-    train_set = data.load(cfg["dataset"], "train", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_train"], **augment)
+    train_set = data.load(
+        cfg["dataset"], "train", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_train"], **augment
+    )
     test_set = data.load(cfg["dataset"], "test", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_test"])
 
     # Network, optimizer, schedule; k is projected back into its bounds after every step.

@@ -9,8 +9,19 @@ import torch
 
 from suite import train
 
-TINY = dict(dataset="mnist", neuron="KLIF", width=0.125, T=2, epochs=3, t_max=3, batch_size=50, lr=1e-3,
-            limit_train=300, limit_test=100, threads=2)
+TINY = dict(
+    dataset="mnist",
+    neuron="KLIF",
+    width=0.125,
+    T=2,
+    epochs=3,
+    t_max=3,
+    batch_size=50,
+    lr=1e-3,
+    limit_train=300,
+    limit_test=100,
+    threads=2,
+)
 
 
 def _cfg(data_root, **kw):
@@ -19,7 +30,13 @@ def _cfg(data_root, **kw):
 
 def test_resolve_fills_table1_defaults_and_rejects_unknown_keys():
     cfg = train.resolve({"dataset": "cifar10"})
-    assert (cfg["network"], cfg["T"], cfg["epochs"], cfg["lr"], cfg["t_max"]) == ("table1-cifar10", 10, 200, 1e-4, 100)
+    assert (cfg["network"], cfg["T"], cfg["epochs"], cfg["lr"], cfg["t_max"]) == (
+        "table1-cifar10",
+        10,
+        200,
+        1e-4,
+        100,
+    )
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['learning_rate'\]; allowed: dataset"):
         train.resolve({"learning_rate": 1})
 
@@ -29,8 +46,17 @@ def test_learns_mnist_above_80_percent_in_one_epoch(data_root, tmp_path):
     """5,000 real training images, one epoch, 1,000 test images: well above chance (10%)."""
     t0 = time.perf_counter()
     result = train.train(
-        _cfg(data_root, width=0.25, T=4, epochs=1, t_max=1, batch_size=32, lr=2e-3, limit_train=5000,
-             limit_test=1000),
+        _cfg(
+            data_root,
+            width=0.25,
+            T=4,
+            epochs=1,
+            t_max=1,
+            batch_size=32,
+            lr=2e-3,
+            limit_train=5000,
+            limit_test=1000,
+        ),
         workdir=tmp_path,
     )
     elapsed = time.perf_counter() - t0
@@ -50,7 +76,9 @@ def test_killed_run_resumes_to_the_same_numbers(data_root, tmp_path):
     part = train.train(_cfg(data_root), workdir=tmp_path / "part", stop_after=1)
     assert not part["finished"] and len(part["history"]) == 1
     seen = []
-    resumed = train.train(_cfg(data_root), workdir=tmp_path / "part", callback=lambda m: seen.append(m["epoch"]))
+    resumed = train.train(
+        _cfg(data_root), workdir=tmp_path / "part", callback=lambda m: seen.append(m["epoch"])
+    )
     assert seen == [2, 3], "only the epochs after the checkpoint are trained"
     assert resumed["finished"]
     for a, b in zip(full["history"], resumed["history"]):

@@ -9,11 +9,17 @@ Layouts (defined once, in ARCHITECTURE.md "Tensor layouts"; restated here for th
   per-pixel event counts of T frames of equal event count, channel 0 = OFF, 1 = ON. ``loader`` batches
   them time first, ``[T, B, 2, H, W]``.
 
+``loader(ds, batch_size, shuffle=..., workers=..., seed=...)`` is built once per dataset and reused every
+epoch (workers persist); ``loader.set_epoch(e)`` before epoch ``e`` selects that epoch's order, a pure
+function of ``(seed, e)`` (so is each batch's augmentation), see :mod:`suite.data.batching`.
+
 Files are looked for under the data root (``root=``, else env ``SUITE_DATA``, else ``./data``) in each set's
 original layout (see :mod:`suite.data.registry` and :mod:`suite.data.layouts`); when absent they are
 downloaded from the official source (``download=True``, the default, fails within seconds offline), else
 :class:`DatasetNotFound` says what is missing and where to get it. Framed event tensors are cached under
-env ``SUITE_CACHE`` (else ``~/.cache/klif-suite``), never under the (possibly read-only) data root.
+env ``SUITE_CACHE`` (else ``~/.cache/klif-suite``), never under the (possibly read-only) data root: one
+memory-mapped pack per (dataset, split, T, framing settings, source files / subset), built the first time
+a sample is needed (:mod:`suite.data.cache`).
 
 Options (keyword arguments of ``load``), per kind:
 
@@ -25,7 +31,7 @@ Options (keyword arguments of ``load``), per kind:
 ``limit=n`` keeps a deterministic class-stratified subset of ``n`` samples (:mod:`suite.data.subsets`).
 Every dataset has ``targets`` (int64 labels), ``indices`` (each item's position in the full split) and
 ``info``; an event dataset also has ``records`` (file, label, time segment) and ``fill_cache()``, which
-frames everything in file order ahead of training.
+frames everything in file order into the pack (``loader`` calls it before starting workers).
 """
 
 from __future__ import annotations
@@ -41,8 +47,18 @@ from suite.data.registry import REGISTRY, DatasetInfo
 
 SPLITS = ("train", "test")
 
-__all__ = ["CacheWarning", "DatasetInfo", "DatasetNotFound", "cache_root", "collate", "info", "load",
-           "loader", "names", "resolve_root"]
+__all__ = [
+    "CacheWarning",
+    "DatasetInfo",
+    "DatasetNotFound",
+    "cache_root",
+    "collate",
+    "info",
+    "load",
+    "loader",
+    "names",
+    "resolve_root",
+]
 
 
 def names() -> list[str]:

@@ -64,8 +64,10 @@ def read_cifar10dvs(path: Path) -> Events:
     if not 2 <= version < 3:
         raise ValueError(f"{path}: AEDAT {version}; the CIFAR10-DVS release files are AEDAT 2.0")
     if (path.stat().st_size - start) % 8:
-        raise ValueError(f"{path}: {path.stat().st_size - start} event bytes is not a whole number of "
-                         f"8-byte AEDAT 2.0 events; the file is truncated")
+        raise ValueError(
+            f"{path}: {path.stat().st_size - start} event bytes is not a whole number of "
+            f"8-byte AEDAT 2.0 events; the file is truncated"
+        )
     raw = get_aer_events_from_file(str(path), version, start)
     addr = raw["address"].astype(np.int64)
     col, row, bit = (addr & 0xFE) >> 1, (addr & 0x7F00) >> 8, addr & 1
@@ -87,8 +89,10 @@ def read_aedat31_polarity(path: Path) -> Events:
         kind, _, size, _, overflow, capacity, _, _ = _PACKET.unpack_from(raw, pos)
         body, pos = pos + _PACKET.size, pos + _PACKET.size + capacity * size
         if pos > len(raw) or size < 0 or capacity < 0:
-            raise ValueError(f"{path}: packet at byte {start + body - _PACKET.size} claims {capacity} events "
-                             f"of {size} bytes, past the end of the file; the file is truncated or corrupt")
+            raise ValueError(
+                f"{path}: packet at byte {start + body - _PACKET.size} claims {capacity} events "
+                f"of {size} bytes, past the end of the file; the file is truncated or corrupt"
+            )
         if kind == POLARITY_EVENT and capacity:
             if size < 8:
                 raise ValueError(f"{path}: polarity events of {size} bytes; AEDAT 3.1 polarity events are 8")

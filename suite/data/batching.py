@@ -17,27 +17,68 @@ to torch's RNG: the global one with ``workers=0``, the worker's, seeded once per
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-_NUMPY_TYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.uint8: np.uint8,
-                torch.int16: np.int16, torch.int32: np.int32, torch.int64: np.int64}
+_NUMPY_TYPES = {
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+    torch.uint8: np.uint8,
+    torch.int16: np.int16,
+    torch.int32: np.int32,
+    torch.int64: np.int64,
+}
+
+
+class _Recycler:
+    """Batch buffers of the main process, each handed out again once the tensor made from it, and every
+    view of that tensor, is gone (a weak reference to the ndarray the tensor holds says when).
+
+    A fresh buffer costs a page fault per page on first touch (the kernel zeroes it): for a cached
+    CIFAR10-DVS batch (16 x 15 x 2 x 128 x 128 float32, 31 MB) as much again as casting the counts into it.
+    The allocators return such blocks to the system when they are freed (torch's always; glibc's when two
+    of them free at the top of its heap), so without recycling every batch pays it. At most ``slots``
+    buffers are kept (evicting idle ones of other shapes); when all are in use a batch gets a new one."""
+
+    def __init__(self, slots: int = 4):
+        self.slots: list[list] = []  # [ndarray, weakref to the view handed out (or None)]
+        self.limit = slots
+        self.lock = threading.Lock()
+
+    def get(self, shape: tuple[int, ...], kind) -> torch.Tensor:
+        with self.lock:
+            idle = [k for k, (_, ref) in enumerate(self.slots) if ref is None or ref() is None]
+            match = [k for k in idle if self.slots[k][0].shape == shape and self.slots[k][0].dtype == kind]
+            if match:
+                slot = self.slots[match[0]]
+            else:
+                slot = [np.empty(shape, kind), None]
+                if len(self.slots) < self.limit:
+                    self.slots.append(slot)
+                elif idle:
+                    self.slots[idle[0]] = slot  # evict an idle buffer of another shape
+            view = slot[0].view()
+            slot[1] = weakref.ref(view)
+            return torch.from_numpy(view)
+
+
+_recycler = _Recycler()
+_RECYCLE_BYTES = 1 << 20  # smaller batches are cheap to allocate
 
 
 def empty_batch(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """An uninitialised batch tensor; inside a DataLoader worker it is allocated in shared memory, so sending
-    it to the main process copies nothing (what torch's default_collate does, with the API it uses).
-
-    In the main process numpy allocates it: glibc's heap keeps freed blocks of up to 32 MB resident, so
-    each batch reuses the pages of the one before, where torch's allocator hands out fresh pages whose
-    first touch (the kernel zeroing them) cost as much as casting a cached 16 x 15 x 2 x 128 x 128
-    CIFAR10-DVS batch into them (measured: 3-7k vs 1-4k samples/s). Larger blocks are mapped afresh by
-    both, so this is never slower."""
+    """An uninitialised batch tensor. Inside a DataLoader worker it is allocated in shared memory, so sending
+    it to the main process copies nothing (what torch's default_collate does, with the API it uses); in the
+    main process a large one reuses the memory of a batch that is gone (:class:`_Recycler`)."""
     if torch.utils.data.get_worker_info() is None:
         kind = _NUMPY_TYPES.get(dtype)
-        return torch.empty(shape, dtype=dtype) if kind is None else torch.from_numpy(np.empty(shape, kind))
+        if kind is None or math.prod(shape) * np.dtype(kind).itemsize < _RECYCLE_BYTES:
+            return torch.empty(shape, dtype=dtype)
+        return _recycler.get(tuple(shape), np.dtype(kind))
     proto = torch.empty(0, dtype=dtype)
     return proto.new(proto._typed_storage()._new_shared(math.prod(shape))).view(shape)
 
@@ -56,11 +97,17 @@ def _columns_of(xs) -> torch.Tensor | None:
         return None
     ptr, start = first.untyped_storage().data_ptr(), first.storage_offset()
     for b, x in enumerate(xs):
-        if (x.untyped_storage().data_ptr() != ptr or x.storage_offset() != start + b * step
-                or x.shape != first.shape or x.stride() != first.stride() or x.dtype != first.dtype):
+        if (
+            x.untyped_storage().data_ptr() != ptr
+            or x.storage_offset() != start + b * step
+            or x.shape != first.shape
+            or x.stride() != first.stride()
+            or x.dtype != first.dtype
+        ):
             return None
-    return first.as_strided((first.shape[0], len(xs), *first.shape[1:]),
-                            (len(xs) * step, step, *first.stride()[1:]), start)
+    return first.as_strided(
+        (first.shape[0], len(xs), *first.shape[1:]), (len(xs) * step, step, *first.stride()[1:]), start
+    )
 
 
 def collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,8 +173,12 @@ class EpochBatches(Sampler[list[int]]):
         order, size = self.sampler.order(), self.batch_size
         stop = len(order) - len(order) % size if self.drop_last else len(order)
         seed, epoch = self.sampler.seed, self.sampler.epoch
-        return iter([Batch(order[at : at + size], derive_seed(seed, epoch, 1, k))
-                     for k, at in enumerate(range(0, stop, size))])
+        return iter(
+            [
+                Batch(order[at : at + size], derive_seed(seed, epoch, 1, k))
+                for k, at in enumerate(range(0, stop, size))
+            ]
+        )
 
     def __len__(self) -> int:
         n = len(self.sampler)
@@ -155,8 +206,9 @@ def _prepare(ds: Dataset) -> None:
         ds.fill_cache()
 
 
-def loader(ds: Dataset, batch_size: int, *, shuffle: bool, workers: int = 0, seed: int = 0,
-           drop_last: bool = False) -> Loader:
+def loader(
+    ds: Dataset, batch_size: int, *, shuffle: bool, workers: int = 0, seed: int = 0, drop_last: bool = False
+) -> Loader:
     """A :class:`Loader` over ``ds`` yielding ``(x, labels [B] int64)``; see the module docstring for ``x``
     and for ``set_epoch``. Without ``set_epoch`` every iteration is epoch 0's order. A cached event
     dataset's pack is built (or opened) here, before the workers start."""
@@ -170,5 +222,11 @@ def loader(ds: Dataset, batch_size: int, *, shuffle: bool, workers: int = 0, see
     generator = torch.Generator()  # torch seeds the workers from it (draws outside a suite Batch seed)
     generator.manual_seed(derive_seed(seed, 2))
     batches = EpochBatches(EpochSampler(len(ds), shuffle=shuffle, seed=seed), batch_size, drop_last)
-    return Loader(ds, batch_sampler=batches, num_workers=workers, collate_fn=collate, generator=generator,
-                  persistent_workers=workers > 0)
+    return Loader(
+        ds,
+        batch_sampler=batches,
+        num_workers=workers,
+        collate_fn=collate,
+        generator=generator,
+        persistent_workers=workers > 0,
+    )

@@ -95,8 +95,9 @@ def map_pack(fd: int, size: int, check_crc: bool = True, expect=None) -> np.ndar
         raise ValueError(f"{size} bytes; the header promises {start + nbytes} for {count} x {shape}")
     fingerprint = fingerprint.decode("ascii", "replace")
     if expect is not None and (count, shape, fingerprint) != tuple(expect):
-        raise ValueError(f"holds {count} x {shape} of sources {fingerprint}, not {expect[0]} x {expect[1]} "
-                         f"of {expect[2]}")
+        raise ValueError(
+            f"holds {count} x {shape} of sources {fingerprint}, not {expect[0]} x {expect[1]} of {expect[2]}"
+        )
     buf = mmap.mmap(fd, size, access=mmap.ACCESS_COPY)
     if check_crc and _crc(buf, start, size) != crc:
         buf.close()
@@ -162,8 +163,11 @@ class PackedFrames:
                 found = self._map(fd, st.st_size, check_crc=stamp != self._verified)
             except ValueError as e:
                 if stamp != quiet_for:
-                    warnings.warn(f"corrupt frame-cache pack {self.path} ({e}); rebuilding it", CacheWarning,
-                                  stacklevel=4)
+                    warnings.warn(
+                        f"corrupt frame-cache pack {self.path} ({e}); rebuilding it",
+                        CacheWarning,
+                        stacklevel=4,
+                    )
                 return None, stamp
             self._verified = stamp
             return found, None
@@ -197,8 +201,12 @@ class PackedFrames:
             return found
         except _WriteFailed as e:
             self.writable = False
-            warnings.warn(f"cannot write the frame cache in {self.folder} ({e.__cause__}); continuing "
-                          "without caching; set SUITE_CACHE to a writable folder", CacheWarning, stacklevel=3)
+            warnings.warn(
+                f"cannot write the frame cache in {self.folder} ({e.__cause__}); continuing "
+                "without caching; set SUITE_CACHE to a writable folder",
+                CacheWarning,
+                stacklevel=3,
+            )
             return None
         finally:
             if tmp is not None:
@@ -231,8 +239,9 @@ class PackedFrames:
         else:
             with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as buf:
                 crc = _crc(buf, start, size)
-        head = _HEAD.pack(MAGIC, _CODES[dtype], len(self.shape), crc, self.count, size - start,
-                          self.fingerprint.encode())
+        head = _HEAD.pack(
+            MAGIC, _CODES[dtype], len(self.shape), crc, self.count, size - start, self.fingerprint.encode()
+        )
         _io(os.pwrite, f.fileno(), head + struct.pack(f"<{len(self.shape)}I", *self.shape), 0)
         st = _io(os.fstat, f.fileno())
         return st.st_ino, st.st_size, st.st_mtime_ns

@@ -47,8 +47,9 @@ class EventSource:
     options: Mapping[str, object] = field(default_factory=lambda: dict(EVENT_OPTIONS))
 
     def expected(self, root: Path) -> str:
-        return "one of" + "".join(f"\n    {root / lay.folder}/{lay.expected}  ({lay.name} layout)"
-                                  for lay in self.layouts)
+        return "one of" + "".join(
+            f"\n    {root / lay.folder}/{lay.expected}  ({lay.name} layout)" for lay in self.layouts
+        )
 
     def find(self, root: Path, split: str, only: str | None) -> tuple[Layout | None, list[Record]]:
         for lay in self.layouts:
@@ -84,8 +85,9 @@ class EventSource:
         try:
             layout, records = self.find(root, split, options["layout"])
             if not records:
-                status = (self.download(root, split) if options["download"]
-                          else "not attempted (download=False)")
+                status = (
+                    self.download(root, split) if options["download"] else "not attempted (download=False)"
+                )
                 layout, records = self.find(root, split, options["layout"])
         except (OSError, ValueError) as e:  # a malformed label or trials file: say which, no deep trace
             raise annotate(e, f"{name} ({split})") from None
@@ -98,9 +100,13 @@ class EventSource:
             folder = Path(options["cache_dir"]) if options["cache_dir"] else cache_root()
             settings = frame_cache.digest([SETTINGS, self.sensor, layout.name])
             fingerprint = source_fingerprint(records)
-            cache = frame_cache.PackedFrames(folder / name / f"{split}-T{T}-{settings[:12]}",
-                                             f"n{len(records)}-{fingerprint[:20]}.pack", fingerprint,
-                                             len(records), (T, 2, *self.sensor))
+            cache = frame_cache.PackedFrames(
+                folder / name / f"{split}-T{T}-{settings[:12]}",
+                f"n{len(records)}-{fingerprint[:20]}.pack",
+                fingerprint,
+                len(records),
+                (T, 2, *self.sensor),
+            )
         ds = EventDataset(name, split, layout, records, T, self.sensor, cache)
         ds.indices = keep
         return ds
@@ -187,5 +193,7 @@ class EventDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         h, w = self.sensor
-        return (f"EventDataset({self.name}, {self.split}, layout={self.layout.name}, {len(self)} recordings, "
-                f"T={self.T}, 2x{h}x{w}, cache={self.cache.path if self.cache else None})")
+        return (
+            f"EventDataset({self.name}, {self.split}, layout={self.layout.name}, {len(self)} recordings, "
+            f"T={self.T}, 2x{h}x{w}, cache={self.cache.path if self.cache else None})"
+        )

@@ -28,8 +28,10 @@ def frames_by_count(ev: Events, T: int, height: int, width: int) -> np.ndarray:
     bad = (x < 0) | (x >= width) | (y < 0) | (y >= height) | ((p != 0) & (p != 1))
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"event {i} at x={x[i]}, y={y[i]}, p={p[i]} is outside the {width}x{height} sensor "
-                         f"with polarities 0/1 ({int(bad.sum())} such events of {n})")
+        raise ValueError(
+            f"event {i} at x={x[i]}, y={y[i]}, p={p[i]} is outside the {width}x{height} sensor "
+            f"with polarities 0/1 ({int(bad.sum())} such events of {n})"
+        )
     per_frame = n // T
     if per_frame:
         frame = np.minimum(np.arange(n, dtype=np.int64) // per_frame, T - 1)

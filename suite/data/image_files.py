@@ -40,8 +40,10 @@ def _read_idx(path: str, size: int, mtime_ns: int) -> torch.Tensor:
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     start = 4 + 4 * ndim
     if len(raw) - start != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says shape {shape} ({int(np.prod(shape))} bytes) but the file "
-                         f"holds {len(raw) - start} bytes after the header; the file is truncated or corrupt")
+        raise ValueError(
+            f"{path}: header says shape {shape} ({int(np.prod(shape))} bytes) but the file "
+            f"holds {len(raw) - start} bytes after the header; the file is truncated or corrupt"
+        )
     return torch.from_numpy(np.frombuffer(raw, dtype=np.uint8, offset=start).copy()).reshape(shape)
 
 
@@ -49,8 +51,10 @@ def read_idx_pair(images: Path, labels: Path) -> tuple[torch.Tensor, torch.Tenso
     """MNIST-style image and label files as (``[N, 1, H, W]`` uint8, ``[N]`` int64), counts checked."""
     x, y = read_idx(images), read_idx(labels)
     if x.dim() != 3 or y.dim() != 1 or len(x) != len(y):
-        raise ValueError(f"{images} holds {tuple(x.shape)} and {labels} holds {tuple(y.shape)}: "
-                         f"want [N, H, W] images and [N] labels with the same N")
+        raise ValueError(
+            f"{images} holds {tuple(x.shape)} and {labels} holds {tuple(y.shape)}: "
+            f"want [N, H, W] images and [N] labels with the same N"
+        )
     return x.unsqueeze(1), y.long()
 
 
@@ -63,8 +67,10 @@ def read_cifar_bin(paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
 @functools.lru_cache(maxsize=8)
 def _read_cifar(path: str, size: int, mtime_ns: int) -> tuple[torch.Tensor, torch.Tensor]:
     if size == 0 or size % CIFAR_RECORD:
-        raise ValueError(f"{path}: {size} bytes is not a whole number of CIFAR-10 records "
-                         f"({CIFAR_RECORD} bytes each: 1 label byte + 3,072 image bytes)")
+        raise ValueError(
+            f"{path}: {size} bytes is not a whole number of CIFAR-10 records "
+            f"({CIFAR_RECORD} bytes each: 1 label byte + 3,072 image bytes)"
+        )
     records = np.fromfile(path, dtype=np.uint8).reshape(-1, CIFAR_RECORD)
     labels = records[:, 0].astype(np.int64)
     if labels.max() > 9:

@@ -41,6 +41,7 @@ class Layout:
 
 # ---- readers: path -> Events (int64 x, y, p with 1 = ON, t in microseconds) ----
 
+
 def read_bin40(path: Path) -> Events:
     """N-MNIST's 40-bit event encoding (x, y, p, t), via tonic's reader (also used by the gesture samples)."""
     ev = read_mnist_file(str(path), dtype=tonic.datasets.NMNIST.dtype)
@@ -58,9 +59,11 @@ def read_aedat4(path: Path) -> Events:
     try:
         import aedat  # noqa: F401  (tonic's AEDAT 4 reader needs it; it is not a suite dependency)
     except ImportError:
-        raise ModuleNotFoundError(f"{path} is AEDAT 4 (tonic's CIFAR10-DVS download); reading it needs the "
-                                  f"'aedat' package (pip install aedat), or use the original AEDAT 2.0 "
-                                  f"release files") from None
+        raise ModuleNotFoundError(
+            f"{path} is AEDAT 4 (tonic's CIFAR10-DVS download); reading it needs the "
+            f"'aedat' package (pip install aedat), or use the original AEDAT 2.0 "
+            f"release files"
+        ) from None
     ev = tonic.io.read_aedat4(str(path))
     t, x, y, p = (ev[n].astype(np.int64) for n in ev.dtype.names[:4])
     return Events(x, y, p, t)
@@ -78,6 +81,7 @@ def read_gesture_aedat(path: Path) -> Events:
 
 
 # ---- layouts: folder, split -> records ----
+
 
 def nmnist_original(folder: Path, split: str) -> list[Record]:
     base = folder / {"train": "Train", "test": "Test"}[split]
@@ -98,8 +102,9 @@ def gesture_original(folder: Path, split: str) -> list[Record]:
             continue  # a subset of the release: read the recordings that are present
         csv = aedat.with_name(aedat.stem + "_labels.csv")
         if not csv.is_file():
-            raise FileNotFoundError(f"{csv} is missing: {trials} lists {aedat.name}, whose gestures it "
-                                    f"labels")
+            raise FileNotFoundError(
+                f"{csv} is missing: {trials} lists {aedat.name}, whose gestures it labels"
+            )
         for n, row in enumerate(csv.read_text().splitlines(), 1):
             cells = [c.strip() for c in row.split(",")]
             if not cells[0].isdigit():
@@ -116,8 +121,9 @@ def gesture_tonic(folder: Path, split: str) -> list[Record]:
     base = folder / {"train": "ibmGestureTrain", "test": "ibmGestureTest"}[split]
     if not base.is_dir():
         return []
-    files = sorted((f for f in base.glob("*/*.npy") if f.stem.isdigit()),
-                   key=lambda f: (f.parent.name, int(f.stem)))
+    files = sorted(
+        (f for f in base.glob("*/*.npy") if f.stem.isdigit()), key=lambda f: (f.parent.name, int(f.stem))
+    )
     return [Record(f, int(f.stem), read_tonic_gesture) for f in files]
 
 
@@ -133,8 +139,9 @@ def gesture_samples(folder: Path, split: str) -> list[Record]:
         if not cells or cells[0].startswith("#"):
             continue
         if len(cells) != 4 or not cells[3].isdigit() or not (folder / cells[0]).is_file():
-            raise ValueError(f"{labels}, line {n}: {row!r}; want '<file present here> <class> <name> "
-                             f"<label>'")
+            raise ValueError(
+                f"{labels}, line {n}: {row!r}; want '<file present here> <class> <name> <label>'"
+            )
         records.append(Record(folder / cells[0], int(cells[3]), read_bin40))
     return records
 
@@ -150,9 +157,13 @@ def cifar10dvs_classes(folder: Path, split: str) -> list[Record]:
     the first ``ceil(0.9 n)`` train and the rest test (900/100 per class on the full set); deterministic.
     """
     readers = {".aedat": read_cifar10dvs, ".aedat4": read_aedat4}
-    every = [Record(f, label, readers[f.suffix])
-             for label, cls in enumerate(CIFAR10_CLASSES) if (folder / cls).is_dir()
-             for f in sorted((folder / cls).iterdir()) if f.suffix in readers]
+    every = [
+        Record(f, label, readers[f.suffix])
+        for label, cls in enumerate(CIFAR10_CLASSES)
+        if (folder / cls).is_dir()
+        for f in sorted((folder / cls).iterdir())
+        if f.suffix in readers
+    ]
     train, test = stratified_split([r.label for r in every], CIFAR10DVS_TRAIN_RATIO)
     return [every[i] for i in (train if split == "train" else test)]
 
@@ -161,14 +172,27 @@ NMNIST_LAYOUTS = (
     Layout("original", "NMNIST", "{Train,Test}/<digit 0-9>/*.bin (40-bit events)", nmnist_original),
 )
 GESTURE_LAYOUTS = (
-    Layout("original", "DvsGesture", "trials_to_{train,test}.txt, user*_*.aedat (AEDAT 3.1), "
-           "user*_*_labels.csv", gesture_original),
+    Layout(
+        "original",
+        "DvsGesture",
+        "trials_to_{train,test}.txt, user*_*.aedat (AEDAT 3.1), user*_*_labels.csv",
+        gesture_original,
+    ),
     Layout("tonic", "DVSGesture", "ibmGesture{Train,Test}/user*_*/<label>.npy", gesture_tonic),
-    Layout("samples", "DVSGesture-samples", "labels.txt + *.bin (40-bit events)", gesture_samples,
-           note="pipeline tests only: train and test are the same files"),
+    Layout(
+        "samples",
+        "DVSGesture-samples",
+        "labels.txt + *.bin (40-bit events)",
+        gesture_samples,
+        note="pipeline tests only: train and test are the same files",
+    ),
 )
 CIFAR10DVS_LAYOUTS = tuple(
-    Layout("original" if folder == "CIFAR10-DVS" else "tonic", folder,
-           "<class>/{*.aedat (AEDAT 2.0), *.aedat4}", cifar10dvs_classes)
+    Layout(
+        "original" if folder == "CIFAR10-DVS" else "tonic",
+        folder,
+        "<class>/{*.aedat (AEDAT 2.0), *.aedat4}",
+        cifar10dvs_classes,
+    )
     for folder in ("CIFAR10-DVS", "CIFAR10DVS")
 )

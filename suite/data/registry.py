@@ -62,40 +62,79 @@ FMNIST_MD5 = {
 }
 
 _ENTRIES = (
-    Entry(DatasetInfo("mnist", "static", (1, 28, 28), 10, 8, 100, 16, "table1-mnist"), StaticSource(
-        "MNIST/raw", IDX_FILES, _idx_decode, (0.1307,), (0.3081,),
-        "http://yann.lecun.com/exdb/mnist/ (the four *-ubyte.gz files, into <root>/MNIST/raw/)",
-        remotes={f: Remote(tuple(u + f for u in MNIST_MIRRORS), md5) for f, md5 in MNIST_MD5.items()})),
-    Entry(DatasetInfo("fashion-mnist", "static", (1, 28, 28), 10, 8, 100, 16, "table1-mnist"), StaticSource(
-        "FashionMNIST/raw", IDX_FILES, _idx_decode, (0.2860,), (0.3530,),
-        "https://github.com/zalandoresearch/fashion-mnist (the four *-ubyte.gz files, into "
-        "<root>/FashionMNIST/raw/)",
-        remotes={f: Remote((FMNIST_URL + f,), md5) for f, md5 in FMNIST_MD5.items()})),
-    Entry(DatasetInfo("cifar10", "static", (3, 32, 32), 10, 10, 200, 16, "table1-cifar10"), StaticSource(
-        "cifar-10-batches-bin",
-        {"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)), "test": ("test_batch.bin",)},
-        read_cifar_bin, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
-        "https://www.cs.toronto.edu/~kriz/cifar.html (the binary version, cifar-10-binary.tar.gz, "
-        "unpacked in <root>)",
-        need_all=False,
-        archive=Remote(("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",),
-                       "c32a1d4ab5d03f1284b67883e8d87530"),
-        augment=random_crop_flip)),
-    Entry(DatasetInfo("nmnist", "event", (2, 34, 34), 10, 10, 100, 16, "table1-nmnist"), EventSource(
-        (34, 34), layouts.NMNIST_LAYOUTS,
-        "https://www.garrickorchard.com/datasets/n-mnist (Train.zip and Test.zip, unpacked in "
-        "<root>/NMNIST/), or download=True (tonic, same layout)", "NMNIST")),
-    Entry(DatasetInfo("cifar10-dvs", "event", (2, 128, 128), 10, 15, 100, 16, "table1-cifar10-dvs"),
-          EventSource(
-        (128, 128), layouts.CIFAR10DVS_LAYOUTS,
-        "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671 (the ten per-class zips, unpacked in "
-        "<root>/CIFAR10-DVS/<class>/), or download=True (tonic's AEDAT 4 copy; needs the 'aedat' package)",
-        "CIFAR10DVS")),
-    Entry(DatasetInfo("dvs-gesture", "event", (2, 128, 128), 11, 12, 200, 16, "table1-dvs-gesture"),
-          EventSource(
-        (128, 128), layouts.GESTURE_LAYOUTS,
-        "https://research.ibm.com/interactive/dvsgesture/ (DvsGesture.tar.gz, unpacked in <root>), "
-        "or download=True (tonic's preprocessed copy)", "DVSGesture")),
+    Entry(
+        DatasetInfo("mnist", "static", (1, 28, 28), 10, 8, 100, 16, "table1-mnist"),
+        StaticSource(
+            "MNIST/raw",
+            IDX_FILES,
+            _idx_decode,
+            (0.1307,),
+            (0.3081,),
+            "http://yann.lecun.com/exdb/mnist/ (the four *-ubyte.gz files, into <root>/MNIST/raw/)",
+            remotes={f: Remote(tuple(u + f for u in MNIST_MIRRORS), md5) for f, md5 in MNIST_MD5.items()},
+        ),
+    ),
+    Entry(
+        DatasetInfo("fashion-mnist", "static", (1, 28, 28), 10, 8, 100, 16, "table1-mnist"),
+        StaticSource(
+            "FashionMNIST/raw",
+            IDX_FILES,
+            _idx_decode,
+            (0.2860,),
+            (0.3530,),
+            "https://github.com/zalandoresearch/fashion-mnist (the four *-ubyte.gz files, into "
+            "<root>/FashionMNIST/raw/)",
+            remotes={f: Remote((FMNIST_URL + f,), md5) for f, md5 in FMNIST_MD5.items()},
+        ),
+    ),
+    Entry(
+        DatasetInfo("cifar10", "static", (3, 32, 32), 10, 10, 200, 16, "table1-cifar10"),
+        StaticSource(
+            "cifar-10-batches-bin",
+            {"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)), "test": ("test_batch.bin",)},
+            read_cifar_bin,
+            (0.4914, 0.4822, 0.4465),
+            (0.2470, 0.2435, 0.2616),
+            "https://www.cs.toronto.edu/~kriz/cifar.html (the binary version, cifar-10-binary.tar.gz, "
+            "unpacked in <root>)",
+            need_all=False,
+            archive=Remote(
+                ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",),
+                "c32a1d4ab5d03f1284b67883e8d87530",
+            ),
+            augment=random_crop_flip,
+        ),
+    ),
+    Entry(
+        DatasetInfo("nmnist", "event", (2, 34, 34), 10, 10, 100, 16, "table1-nmnist"),
+        EventSource(
+            (34, 34),
+            layouts.NMNIST_LAYOUTS,
+            "https://www.garrickorchard.com/datasets/n-mnist (Train.zip and Test.zip, unpacked in "
+            "<root>/NMNIST/), or download=True (tonic, same layout)",
+            "NMNIST",
+        ),
+    ),
+    Entry(
+        DatasetInfo("cifar10-dvs", "event", (2, 128, 128), 10, 15, 100, 16, "table1-cifar10-dvs"),
+        EventSource(
+            (128, 128),
+            layouts.CIFAR10DVS_LAYOUTS,
+            "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671 (the ten per-class zips, unpacked in "
+            "<root>/CIFAR10-DVS/<class>/), or download=True (tonic's AEDAT 4 copy; needs the 'aedat' package)",
+            "CIFAR10DVS",
+        ),
+    ),
+    Entry(
+        DatasetInfo("dvs-gesture", "event", (2, 128, 128), 11, 12, 200, 16, "table1-dvs-gesture"),
+        EventSource(
+            (128, 128),
+            layouts.GESTURE_LAYOUTS,
+            "https://research.ibm.com/interactive/dvsgesture/ (DvsGesture.tar.gz, unpacked in <root>), "
+            "or download=True (tonic's preprocessed copy)",
+            "DVSGesture",
+        ),
+    ),
 )
 
 REGISTRY: dict[str, Entry] = {e.info.name: e for e in _ENTRIES}

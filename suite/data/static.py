@@ -24,8 +24,9 @@ from suite.data.errors import DatasetNotFound
 from suite.data.subsets import stratified_limit
 
 
-def random_crop_flip(img: torch.Tensor, pad: int = 4,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def random_crop_flip(
+    img: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """The standard CIFAR training augmentation on a uint8 ``[C, H, W]`` image: zero-pad by ``pad``,
     crop back to ``H x W`` at a random offset, flip horizontally with probability 1/2. Padding is done
     on raw pixels (black), as torchvision's ``RandomCrop(32, padding=4)`` before ``Normalize`` does.
@@ -89,8 +90,9 @@ class StaticSource:
             status = self.download(root, split) if options["download"] else "not attempted (download=False)"
             paths = self.present(root, split)
             if not paths:
-                raise DatasetNotFound.build(name, split, root / self.folder, self.expected(root, split),
-                                            self.home, status) from None
+                raise DatasetNotFound.build(
+                    name, split, root / self.folder, self.expected(root, split), self.home, status
+                ) from None
         if options["augment"] and (self.augment is None or split != "train"):
             why = "only the train split is augmented" if self.augment else f"{name} defines no augmentation"
             raise ValueError(f"{name} ({split}): augment=True is not allowed: {why}; use augment=False")
@@ -98,8 +100,9 @@ class StaticSource:
         keep = stratified_limit(labels.tolist(), limit)
         if len(keep) < len(labels):
             images, labels = images[keep], labels[keep]
-        ds = StaticDataset(name, split, images, labels, self.mean, self.std,
-                           self.augment if options["augment"] else None)
+        ds = StaticDataset(
+            name, split, images, labels, self.mean, self.std, self.augment if options["augment"] else None
+        )
         ds.indices = keep
         return ds
 

@@ -12,15 +12,17 @@ How: :class:`SpikePacker` is a context a network enters around its forward pass.
 tensors of the network's :class:`~suite.neurons.SpikingNeuron` layers (forward hooks, removed on exit) and
 installs ``torch.autograd.graph.saved_tensors_hooks`` that pack any saved floating-point tensor sharing its
 storage with a recorded spike tensor (the spikes themselves or a view such as ``flatten(0, 1)``) into
-``bool``, and cast it back on unpack. Everything else is saved untouched. The recorded outputs are held until
-the forward pass ends so that their memory cannot be reused by another tensor during it (a reused address
-would be mistaken for spikes). Nothing happens when autograd is off (evaluation) or the model has no spiking
+``bool``, and cast it back on unpack. Everything else is saved untouched. A recorded output is held by a weak
+reference only, so the float spikes are freed as soon as the network is done with them; a tensor is packed
+only while that reference is alive, which guarantees its memory still holds the spikes (a freed address
+reused by another tensor is never mistaken for spikes). Nothing happens when autograd is off (evaluation) or the model has no spiking
 neuron (the ANN). Spike values are exactly 0 and 1, so the round trip is lossless and gradients are
 bit-identical (``tests/models`` checks this).
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import torch
@@ -43,20 +45,18 @@ class SpikePacker:
 
     def __init__(self, model: nn.Module, enabled: bool = True):
         self.neurons = [m for m in model.modules() if isinstance(m, SpikingNeuron)] if enabled else []
-        self.live: dict[int, torch.Tensor] = {}
+        self.live: dict[int, weakref.ref] = {}
         self._handles: list = []
         self._hooks = None
 
     def _record(self, module, inputs, out: torch.Tensor) -> None:
-        self.live[out.untyped_storage().data_ptr()] = out
+        self.live[out.untyped_storage().data_ptr()] = weakref.ref(out)
 
     def _pack(self, t: torch.Tensor):
-        if (
-            t.is_floating_point()
-            and t.layout == torch.strided
-            and t.untyped_storage().data_ptr() in self.live
-        ):
-            return _Packed(t.to(torch.bool), t.dtype)
+        if t.is_floating_point() and t.layout == torch.strided:
+            ref = self.live.get(t.untyped_storage().data_ptr())
+            if ref is not None and ref() is not None:
+                return _Packed(t.to(torch.bool), t.dtype)
         return t
 
     def __enter__(self) -> SpikePacker:

@@ -79,9 +79,13 @@ def cifar10dvs_root(tmp_path) -> Path:
     for cls in ("airplane", "bird"):
         for i in range(10):
             n = 300
-            write_cifar10dvs_aedat(root / "CIFAR10-DVS" / cls / f"cifar10_{cls}_{i}.aedat",
-                                   rng.integers(0, 128, n), rng.integers(0, 128, n), rng.integers(0, 2, n),
-                                   np.sort(rng.integers(0, 1_000_000, n)))
+            write_cifar10dvs_aedat(
+                root / "CIFAR10-DVS" / cls / f"cifar10_{cls}_{i}.aedat",
+                rng.integers(0, 128, n),
+                rng.integers(0, 128, n),
+                rng.integers(0, 2, n),
+                np.sort(rng.integers(0, 1_000_000, n)),
+            )
     return root
 
 
@@ -97,14 +101,19 @@ def gesture_release_root(tmp_path) -> Path:
     (folder / "trials_to_test.txt").write_text("user24_led.aedat\n")
     rng = np.random.default_rng(1)
     n = 40
-    first = polarity_events(rng.integers(0, 128, n), rng.integers(0, 128, n), rng.integers(0, 2, n),
-                            np.linspace(1_000, 2_999_000, n).astype(np.int64))
+    first = polarity_events(
+        rng.integers(0, 128, n),
+        rng.integers(0, 128, n),
+        rng.integers(0, 2, n),
+        np.linspace(1_000, 2_999_000, n).astype(np.int64),
+    )
     special = np.array([[0x7FFFFFFF, 5], [0x1234, 6]], dtype=np.int64)
     late = polarity_events([3, 4], [5, 6], [1, 0], [100, 200])  # t = 2**31 + 100, 2**31 + 200
     body = aedat31_packet(1, first) + aedat31_packet(0, special) + aedat31_packet(1, late, overflow=1)
     (folder / "user01_fluorescent.aedat").write_bytes(AEDAT31_HEADER + body)
     (folder / "user01_fluorescent_labels.csv").write_text(
-        "class,startTime_usec,endTime_usec\n1,0,1000000\n5,1000000,3000000\n11,2147483700,2147483900\n")
+        "class,startTime_usec,endTime_usec\n1,0,1000000\n5,1000000,3000000\n11,2147483700,2147483900\n"
+    )
     return root
 
 

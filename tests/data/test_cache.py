@@ -34,6 +34,7 @@ def leftovers(folder: Path) -> list[Path]:
 
 def unreadable(ds):
     """The same dataset, with readers that fail: what it still serves comes from the cache."""
+
     def fail(path):
         raise AssertionError(f"read {path} although it is cached")
 
@@ -53,8 +54,9 @@ def test_first_access_builds_one_pack_the_next_load_is_served_from_it(data_root,
     assert all(x.dtype == torch.float32 for x in first)
 
 
-def test_the_cache_lives_in_SUITE_CACHE_not_under_the_data_root(data_root, private_cache, monkeypatch,
-                                                                 tmp_path):
+def test_the_cache_lives_in_SUITE_CACHE_not_under_the_data_root(
+    data_root, private_cache, monkeypatch, tmp_path
+):
     ds = nmnist(data_root, n=1)
     ds[0]
     assert ds.cache.path.is_relative_to(private_cache) and not ds.cache.path.is_relative_to(data_root)
@@ -102,8 +104,9 @@ def test_a_pack_is_checked_once_per_open_not_per_item(data_root, private_cache, 
     assert len(calls) == 1
 
 
-def test_key_covers_T_settings_the_subset_and_the_source_files_size_and_mtime(data_root, private_cache,
-                                                                              tmp_path):
+def test_key_covers_T_settings_the_subset_and_the_source_files_size_and_mtime(
+    data_root, private_cache, tmp_path
+):
     src = sorted((data_root / "NMNIST/Test/7").glob("*.bin"))[:2]
     root = tmp_path / "copy"
     (root / "NMNIST/Test/7").mkdir(parents=True)
@@ -187,8 +190,10 @@ def test_concurrent_builders_frame_each_sample_once(data_root, private_cache, tm
     assert len(log.read_text().split()) == 12
     assert len(packs(private_cache)) == 1 and leftovers(private_cache) == []
     served = unreadable(nmnist(data_root, n=12))
-    assert all(torch.equal(x, torch.stack([served[3 * b + j][0] for j in range(3)], dim=1))
-               for b, (x, _) in enumerate(batches))
+    assert all(
+        torch.equal(x, torch.stack([served[3 * b + j][0] for j in range(3)], dim=1))
+        for b, (x, _) in enumerate(batches)
+    )
 
 
 def test_the_loader_builds_the_pack_before_its_workers_start(data_root, private_cache):

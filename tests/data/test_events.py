@@ -61,7 +61,7 @@ def test_framing_agrees_with_tonic_but_keeps_the_remainder(data_root):
     theirs = tonic.transforms.ToFrame(sensor_size=(34, 34, 2), n_event_bins=T)(ev)  # drops len % T events
     assert len(ev) % T  # this file exercises the remainder
     assert np.array_equal(ours[:-1], theirs[:-1])
-    rest = ev[T * (len(ev) // T):]
+    rest = ev[T * (len(ev) // T) :]
     extra = np.zeros((2, 34, 34), int)
     np.add.at(extra, (rest["p"], rest["y"], rest["x"]), 1)
     assert np.array_equal(ours[-1], theirs[-1] + extra)
@@ -133,7 +133,10 @@ def test_gesture_release_layout_cuts_gestures_from_aedat31(gesture_release_root)
     train = data.load("dvs-gesture", "train", T=2, root=gesture_release_root, download=False)
     assert train.layout.name == "original"
     assert [(r.label, r.segment) for r in train.records] == [
-        (0, (0, 1_000_000)), (4, (1_000_000, 3_000_000)), (10, (2_147_483_700, 2_147_483_900))]
+        (0, (0, 1_000_000)),
+        (4, (1_000_000, 3_000_000)),
+        (10, (2_147_483_700, 2_147_483_900)),
+    ]
     stamps = np.linspace(1_000, 2_999_000, 40).astype(np.int64)
     assert len(train.events(0).t) == (stamps < 1_000_000).sum()
     assert len(train.events(1).t) == (stamps >= 1_000_000).sum()

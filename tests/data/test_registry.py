@@ -21,8 +21,10 @@ PAPER = {
 @pytest.fixture
 def root_of(request):
     """The folder holding real files of a dataset; CIFAR10-DVS has none, so files written in its format."""
+
     def root(name):
         return request.getfixturevalue("cifar10dvs_root" if name == "cifar10-dvs" else "data_root")
+
     return root
 
 
@@ -98,19 +100,25 @@ def test_limit_is_class_stratified_and_nested(data_root):
     assert torch.equal(big.images[big.indices.index(part.indices[7])], part.images[7])
 
 
-@pytest.mark.parametrize("call, message", [
-    (dict(name="imagenet"), "unknown dataset 'imagenet'; known datasets: mnist, fashion-mnist"),
-    (dict(split="val"), "split='val'; allowed: train, test"),
-    (dict(T=0), "T=0; want a positive int"),
-    (dict(T=2.5), "T=2.5; want a positive int"),
-    (dict(limit=0), "limit=0; want a positive int"),
-    (dict(shuffle=True), "unknown option(s) ['shuffle']; allowed: download, augment"),
-    (dict(download="yes"), "download='yes'; want True or False"),
-    (dict(augment=True), "augment=True is not allowed: mnist defines no augmentation"),
-    (dict(name="cifar10", split="test", augment=True), "augment=True is not allowed: only the train split"),
-    (dict(name="nmnist", layout="tonic"), "layout='tonic'; allowed: original (or None)"),
-    (dict(name="nmnist", cache="no"), "cache='no'; want True or False"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (dict(name="imagenet"), "unknown dataset 'imagenet'; known datasets: mnist, fashion-mnist"),
+        (dict(split="val"), "split='val'; allowed: train, test"),
+        (dict(T=0), "T=0; want a positive int"),
+        (dict(T=2.5), "T=2.5; want a positive int"),
+        (dict(limit=0), "limit=0; want a positive int"),
+        (dict(shuffle=True), "unknown option(s) ['shuffle']; allowed: download, augment"),
+        (dict(download="yes"), "download='yes'; want True or False"),
+        (dict(augment=True), "augment=True is not allowed: mnist defines no augmentation"),
+        (
+            dict(name="cifar10", split="test", augment=True),
+            "augment=True is not allowed: only the train split",
+        ),
+        (dict(name="nmnist", layout="tonic"), "layout='tonic'; allowed: original (or None)"),
+        (dict(name="nmnist", cache="no"), "cache='no'; want True or False"),
+    ],
+)
 def test_bad_input_gives_one_clear_error(data_root, call, message):
     kw = {"name": "mnist", "split": "train", "T": 8, "root": data_root, "download": False, **call}
     with pytest.raises(ValueError) as e:

@@ -69,7 +69,7 @@ def test_cifar10_augmentation_is_a_padded_crop_maybe_flipped(data_root):
     pad = (-torch.tensor(STATS["cifar10"][0]) / torch.tensor(STATS["cifar10"][1])).view(3, 1, 1)
     padded = pad.expand(3, 40, 40).clone()
     padded[:, 4:36, 4:36] = x0  # zero (black) raw padding, then normalised
-    candidates = [padded[:, dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+    candidates = [padded[:, dy : dy + 32, dx : dx + 32] for dy in range(9) for dx in range(9)]
     candidates += [c.flip(-1) for c in candidates]
     torch.manual_seed(0)
     draws = [aug[0][0] for _ in range(40)]
@@ -108,5 +108,8 @@ def test_partial_cifar_record_is_named(data_root, tmp_path):
 
 def test_cifar10_train_reads_whichever_batches_are_present(data_root):
     ds = data.load("cifar10", "train", T=10, root=data_root, download=False)
-    assert sorted(p.name for p in (data_root / "cifar-10-batches-bin").glob("data_batch_*.bin")) == [
-        "data_batch_1.bin"] and len(ds) == 4000
+    assert (
+        sorted(p.name for p in (data_root / "cifar-10-batches-bin").glob("data_batch_*.bin"))
+        == ["data_batch_1.bin"]
+        and len(ds) == 4000
+    )

@@ -1,4 +1,5 @@
-"""The loader is built once per run; ``set_epoch(e)`` gives epoch e's order, a pure function of (seed, e)."""
+"""The loader is built once per run; ``set_epoch(e)`` gives epoch e's order, a pure function of (seed, e).
+Large batch buffers of the main process are recycled, never while a batch still uses them."""
 
 from __future__ import annotations
 
@@ -57,8 +58,13 @@ def test_order_is_a_pure_function_of_seed_and_epoch():
     assert epoch_order(resumed, 3) == orders[3], "iterating twice gives the same epoch again"
     assert epoch_order(data.loader(Indices(50), 7, shuffle=True, seed=12), 3) != orders[3]
     for seed in (0, 5):  # and in a new process, whatever its global RNG
-        out = subprocess.run([sys.executable, "-c", ORDER_IN_A_NEW_PROCESS, str(seed)], capture_output=True,
-                             text=True, check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)})
+        out = subprocess.run(
+            [sys.executable, "-c", ORDER_IN_A_NEW_PROCESS, str(seed)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        )
         assert json.loads(out.stdout) == orders[3]
 
 
@@ -92,8 +98,9 @@ def test_persistent_workers_follow_set_epoch_without_restarting():
 def test_augmentation_follows_seed_and_epoch_not_workers_or_global_rng():
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (24, 3, 8, 8), dtype=torch.uint8, generator=g)
-    ds = StaticDataset("toy", "train", images, torch.arange(24) % 10, (0.5,) * 3, (0.25,) * 3,
-                       augment=random_crop_flip)
+    ds = StaticDataset(
+        "toy", "train", images, torch.arange(24) % 10, (0.5,) * 3, (0.25,) * 3, augment=random_crop_flip
+    )
 
     def epoch(batches, e):
         batches.set_epoch(e)
@@ -107,3 +114,22 @@ def test_augmentation_follows_seed_and_epoch_not_workers_or_global_rng():
     alone.set_epoch(1)
     plain = torch.stack([ds[i][0] for i in alone.epoch_sampler.order()])
     assert first.shape == plain.shape and not torch.equal(first, plain)  # it did augment
+
+
+def test_a_batch_buffer_is_reused_only_once_its_batch_is_gone():
+    from suite.data.batching import empty_batch
+
+    shape = (15, 16, 2, 64, 64)  # 7.5 MB
+    a = empty_batch(shape)
+    a.fill_(1)
+    column = a.unbind(1)[3]  # a view keeps the buffer busy
+    ptr = a.data_ptr()
+    del a
+    b = empty_batch(shape)
+    assert b.data_ptr() != ptr and torch.equal(column, torch.ones_like(column))
+    del column
+    c = empty_batch(shape)
+    assert c.data_ptr() == ptr and c.dtype == torch.float32 and c.shape == shape
+    held = [empty_batch(shape) for _ in range(6)]  # more than the recycler keeps: fresh buffers, all distinct
+    assert len({t.data_ptr() for t in [b, c, *held]}) == 8
+    assert empty_batch((2, 3)).shape == (2, 3)  # small ones are plain allocations
