@@ -90,6 +90,7 @@ def items(
         ("T (time steps)", _per_column(layout, used, param("T"))),
         ("Seeds", _seeds(used)),
         ("Hardware", _unique(used, "hardware")),
+        ("Training wall time", _wall_time(used)),
         ("Commit", _unique(used, "commit")),
         ("Command", command),
         (
@@ -100,6 +101,14 @@ def items(
     if layout.paper:
         rows.append(("Paper values", f"{paper.table(layout.paper).caption.rstrip('.')} (as printed, in %)"))
     return tuple(rows)
+
+
+def _wall_time(used: pd.DataFrame) -> str:
+    """Summed over the runs behind the table (each run's own training and evaluation time)."""
+    if "wall_time_s" not in used or used["wall_time_s"].isna().all():
+        return "not logged"
+    total = float(used["wall_time_s"].sum())
+    return f"{total / 60:.1f} min summed over {int(used['wall_time_s'].notna().sum())} runs"
 
 
 def provenance(layout: Layout, cells: dict[tuple[str, object], CellRuns]) -> tuple[str, ...]:
