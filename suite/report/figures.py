@@ -132,7 +132,8 @@ def _curves(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure
     return fig
 
 
-def _layer_traces(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure:
+def _per_layer_panels(spec: Figure, lay: Layout, cells, history, title):
+    """The panels (columns) whose runs logged ``<prefix><layer>`` metrics, and the figure to draw them in."""
     prefix = spec.options["prefix"]
 
     def has(h):
@@ -142,6 +143,11 @@ def _layer_traces(spec: Figure, lay: Layout, cells, history, runs, title) -> Mpl
     fig, axes = _grid(max(1, len(panels)), title)
     if not panels:
         _empty(axes[0], f"no finished run logged {prefix}<layer>")
+    return prefix, panels, fig, axes
+
+
+def _layer_traces(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure:
+    prefix, panels, fig, axes = _per_layer_panels(spec, lay, cells, history, title)
     styles = ("-", "--", ":", "-.")
     for ax, value in zip(axes, panels):
         ax.set_title(lay.columns.label(value))
@@ -161,15 +167,7 @@ def _final(h: pd.DataFrame) -> pd.DataFrame:
 
 
 def _layer_bars(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure:
-    prefix = spec.options["prefix"]
-
-    def has(h):
-        return any(c.startswith(prefix) and h[c].notna().any() for c in h.columns)
-
-    panels = _panels(spec, lay, cells, history, has)
-    fig, axes = _grid(max(1, len(panels)), title)
-    if not panels:
-        _empty(axes[0], f"no finished run logged {prefix}<layer>")
+    prefix, panels, fig, axes = _per_layer_panels(spec, lay, cells, history, title)
     width = 0.8 / max(1, len(spec.rows))
     for ax, value in zip(axes, panels):
         ax.set_title(lay.columns.label(value))
