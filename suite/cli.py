@@ -1,4 +1,4 @@
-"""``python -m suite {study,report,ui,worker}``: the command line the nox sessions call."""
+"""``python -m suite {study,report,ui,settings,worker}``: the command line the nox sessions call."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def _study(args) -> int:
         profile=args.profile,
         seeds=args.seeds,
         workers=args.workers,
+        executor=args.executor,
         data_root=args.data_root,
         dry_run=args.dry_run,
         tracking_uri=args.tracking_uri,
@@ -82,7 +83,14 @@ def _worker(args) -> int:
     """Run one task file (for cluster executors: ``python -m suite worker task.json``)."""
     from suite.study.worker import execute
 
-    print(json.dumps(execute(json.loads(Path(args.task).read_text())), default=str))
+    print(json.dumps(execute(json.loads(Path(args.task).read_text())).as_dict(), default=str))
+    return 0
+
+
+def _settings(args) -> int:
+    from suite import settings
+
+    print(settings.markdown(), end="")
     return 0
 
 
@@ -94,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("study")
     p.add_argument("--profile", default="cpu")
     p.add_argument("--seeds", type=int, nargs="+")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="concurrent runs (the pool executor)")
+    p.add_argument("--executor", default="pool", help="how runs execute (default: pool, local processes)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: $SUITE_DATA, else ./data)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
     p.add_argument(
@@ -115,15 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tracking-uri", default=None)
     p.set_defaults(fn=_ui)
 
+    p = sub.add_parser("settings", help="print every run setting (type, default, range) as a Markdown table")
+    p.set_defaults(fn=_settings)
+
     p = sub.add_parser("worker", help="execute one task file (cluster executors)")
     p.add_argument("task")
     p.set_defaults(fn=_worker)
 
     args = parser.parse_args(argv)
+    from suite.study.executor import ExecutorError
     from suite.study.spec import StudyError
 
     try:
         return args.fn(args)
-    except StudyError as err:
+    except (StudyError, ExecutorError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -27,46 +27,16 @@ import numpy as np
 import torch
 import torch.nn.functional as fn
 
-from suite import data, models, neurons
+from suite import data, models, neurons, settings
 from suite.models import probes
-
-DEFAULTS: dict[str, Any] = {
-    "dataset": "mnist",
-    "network": "auto",  # "auto" = the dataset's Table 1 network
-    "neuron": "KLIF",
-    "surrogate": "atan",
-    "alpha": None,  # None = the surrogate's default (ATan: 2)
-    "detach_reset": False,
-    "tau": 2.0,
-    "v_th": 1.0,
-    "encoder": 3,
-    "width": 1.0,
-    "T": None,  # None = Table 1's T for the dataset
-    "epochs": None,  # None = Table 1's epochs
-    "batch_size": None,  # None = the reference code's batch size for the dataset
-    "lr": 1e-4,
-    "t_max": 100,
-    "weight_decay": 0.0,
-    "seed": 0,
-    "limit_train": None,
-    "limit_test": None,
-    "augment": False,
-    "data_root": None,
-    "device": "auto",
-    "amp": False,
-    "workers": 0,
-    "threads": None,
-}
-
-NEURON_KEYS = ("surrogate", "alpha", "detach_reset", "tau", "v_th")
 
 
 def resolve(config: dict[str, Any]) -> dict[str, Any]:
     """The config with every default filled in and the dataset-dependent ones looked up."""
-    unknown = sorted(set(config) - set(DEFAULTS))
+    unknown = sorted(set(config) - set(settings.DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown config key(s) {unknown}; allowed: {', '.join(DEFAULTS)}")
-    cfg = {**DEFAULTS, **config}
+        raise ValueError(f"unknown config key(s) {unknown}; allowed: {', '.join(settings.DEFAULTS)}")
+    cfg = {**settings.DEFAULTS, **config}  # every setting and its default: suite.settings
     info = data.info(cfg["dataset"])
     if cfg["network"] == "auto":
         cfg["network"] = info.table1_network
@@ -124,10 +94,11 @@ def load_checkpoint(workdir: Path) -> dict[str, Any] | None:
     return None
 
 
-def _device(name: str) -> torch.device:
+def pick_device(name: str) -> str:
+    """The device a run uses: ``auto`` is CUDA where present. Decided on the machine that trains."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(torch.device(name))
 
 
 def _run_epoch(model, batches, device, cfg, num_classes, optimizer=None):
@@ -154,6 +125,59 @@ def _run_epoch(model, batches, device, cfg, num_classes, optimizer=None):
     return (total_loss / count).item(), 100.0 * correct.item() / count
 
 
+def _datasets(cfg: dict[str, Any]):
+    """Deterministic, class-stratified subsets; augmentation is an option only the sets that augment know."""
+    augment = {"augment": True} if cfg["augment"] else {}
+    train_set = data.load(
+        cfg["dataset"], "train", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_train"], **augment
+    )
+    test_set = data.load(cfg["dataset"], "test", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_test"])
+    return train_set, test_set
+
+
+def _network(cfg: dict[str, Any], info) -> torch.nn.Module:
+    return models.make(
+        cfg["network"],
+        neuron=cfg["neuron"],
+        in_shape=info.in_shape,
+        num_classes=info.num_classes,
+        T=cfg["T"],
+        width=cfg["width"],
+        encoder=cfg["encoder"],
+        neuron_params={k: cfg[k] for k in settings.NEURON_KEYS if cfg[k] is not None},
+    )
+
+
+def _epoch_metrics(epoch, train_stats, test_stats, scheduler, probe, model, epoch_time) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "train_loss": train_stats[0],
+        "train_acc": train_stats[1],
+        "test_loss": test_stats[0],
+        "test_acc": test_stats[1],
+        "lr": scheduler.get_last_lr()[0],
+        "synops": probe.synops_per_sample(),
+        "epoch_time": epoch_time,
+        **{f"k/{name}": v for name, v in probes.k_values(model).items()},
+        **{f"rate/{name}": v for name, v in probe.firing_rates().items()},
+    }
+
+
+def _summary(cfg, history, model, train_set, test_set, wall, workdir: Path) -> dict[str, Any]:
+    return {
+        "config": cfg,
+        "finished": bool(history) and history[-1]["epoch"] == cfg["epochs"],
+        "history": history,
+        "best_test_acc": max((h["test_acc"] for h in history), default=float("nan")),
+        "final_test_acc": history[-1]["test_acc"] if history else float("nan"),
+        "n_params": probes.param_count(model),
+        "n_train": len(train_set),
+        "n_test": len(test_set),
+        "wall_time_s": wall,
+        "final_checkpoint": str(sorted(workdir.glob("ckpt-*.pt"))[-1]) if history else None,
+    }
+
+
 def train(
     config: dict[str, Any],
     *,
@@ -167,32 +191,18 @@ def train(
     epochs (the run stays resumable): tests use it to simulate a kill.
     """
     cfg = resolve(config)
+    cfg["device"] = pick_device(cfg["device"])
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if cfg["threads"]:
         torch.set_num_threads(int(cfg["threads"]))
     _seed_everything(int(cfg["seed"]))
-    device = _device(cfg["device"])
+    device = torch.device(cfg["device"])
     info = data.info(cfg["dataset"])
-
-    # Data: deterministic subsets; the shuffling of epoch e is seeded by (seed, e).
-    augment = {"augment": True} if cfg["augment"] else {}  # an option only the sets that augment know
-    train_set = data.load(
-        cfg["dataset"], "train", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_train"], **augment
-    )
-    test_set = data.load(cfg["dataset"], "test", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_test"])
+    train_set, test_set = _datasets(cfg)
 
     # Network, optimizer, schedule; k is projected back into its bounds after every step.
-    model = models.make(
-        cfg["network"],
-        neuron=cfg["neuron"],
-        in_shape=info.in_shape,
-        num_classes=info.num_classes,
-        T=cfg["T"],
-        width=cfg["width"],
-        encoder=cfg["encoder"],
-        neuron_params={k: cfg[k] for k in NEURON_KEYS if cfg[k] is not None},
-    ).to(device)
+    model = _network(cfg, info).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["t_max"])
     neurons.constrain(optimizer, model)
@@ -222,56 +232,24 @@ def train(
         t0 = time.perf_counter()
         train_loader.set_epoch(epoch)
         probe.enabled = False  # firing rates and synops are measured on the test set
-        train_loss, train_acc = _run_epoch(model, train_loader, device, cfg, info.num_classes, optimizer)
+        train_stats = _run_epoch(model, train_loader, device, cfg, info.num_classes, optimizer)
         scheduler.step()
 
         probe.reset()
         probe.enabled = True
-        test_loss, test_acc = _run_epoch(model, test_loader, device, cfg, info.num_classes)
+        test_stats = _run_epoch(model, test_loader, device, cfg, info.num_classes)
         epoch_time = time.perf_counter() - t0
         wall += epoch_time
 
-        metrics = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "train_acc": train_acc,
-            "test_loss": test_loss,
-            "test_acc": test_acc,
-            "lr": scheduler.get_last_lr()[0],
-            "synops": probe.synops_per_sample(),
-            "epoch_time": epoch_time,
-            **{f"k/{name}": v for name, v in probes.k_values(model).items()},
-            **{f"rate/{name}": v for name, v in probe.firing_rates().items()},
-        }
+        metrics = _epoch_metrics(epoch, train_stats, test_stats, scheduler, probe, model, epoch_time)
         history.append(metrics)
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        state |= {"scheduler": scheduler.state_dict(), "rng": _rng_state()}
         _save_checkpoint(
-            workdir,
-            epoch,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "rng": _rng_state(),
-                "epoch": epoch,
-                "history": history,
-                "wall_time_s": wall,
-                "config": cfg,
-            },
+            workdir, epoch, {**state, "epoch": epoch, "history": history, "wall_time_s": wall, "config": cfg}
         )
         new_epochs += 1
         if callback is not None:
             callback(metrics)
 
-    done = bool(history) and history[-1]["epoch"] == cfg["epochs"]
-    return {
-        "config": cfg,
-        "finished": done,
-        "history": history,
-        "best_test_acc": max((h["test_acc"] for h in history), default=float("nan")),
-        "final_test_acc": history[-1]["test_acc"] if history else float("nan"),
-        "n_params": probes.param_count(model),
-        "n_train": len(train_set),
-        "n_test": len(test_set),
-        "wall_time_s": wall,
-        "final_checkpoint": str(sorted(workdir.glob("ckpt-*.pt"))[-1]) if history else None,
-    }
+    return _summary(cfg, history, model, train_set, test_set, wall, workdir)

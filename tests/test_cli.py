@@ -13,6 +13,8 @@ import urllib.request
 
 import pytest
 
+from suite.contract import Role, RunStatus, Tag
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -27,7 +29,7 @@ def test_ui_serves_the_store_on_loopback(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)
     exp = client.create_experiment("table3")
-    client.create_run(exp, tags={"suite.role": "child", "suite.status": "finished"})
+    client.create_run(exp, tags={Tag.ROLE: Role.CHILD, Tag.STATUS: RunStatus.FINISHED})
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "suite", "ui", "--tracking-uri", uri, "--port", str(port)],

@@ -14,7 +14,7 @@ epoch (workers persist); ``loader.set_epoch(e)`` before epoch ``e`` selects that
 function of ``(seed, e)`` (so is each batch's augmentation), see :mod:`suite.data.batching`.
 
 Files are looked for under the data root (``root=``, else env ``SUITE_DATA``, else ``./data``) in each set's
-original layout (see :mod:`suite.data.registry` and :mod:`suite.data.layouts`); when absent they are
+original layout (see :mod:`suite.data.registry` and :mod:`suite.data.file_layouts`); when absent they are
 downloaded from the official source (``download=True``, the default, fails within seconds offline), else
 :class:`DatasetNotFound` says what is missing and where to get it. Framed event tensors are cached under
 env ``SUITE_CACHE`` (else ``~/.cache/klif-suite``), never under the (possibly read-only) data root: one
@@ -44,6 +44,7 @@ from suite.data.cache import CacheWarning
 from suite.data.errors import DatasetNotFound
 from suite.data.paths import cache_root, resolve_root
 from suite.data.registry import REGISTRY, DatasetInfo
+from suite.registry import lookup
 
 SPLITS = ("train", "test")
 
@@ -70,10 +71,7 @@ def info(name: str) -> DatasetInfo:
 
 
 def _entry(name: str):
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(names())}") from None
+    return lookup(REGISTRY, name, "dataset")
 
 
 def _check_options(name: str, defaults: dict, given: dict) -> dict:

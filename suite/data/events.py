@@ -1,10 +1,10 @@
 """Event sets (N-MNIST, CIFAR10-DVS, DVS128 Gesture): recordings -> cached ``[T, 2, H, W]`` frames.
 
-An :class:`EventSource` is the data that describes one set: its frame size, the layouts it may be found in
-(:mod:`suite.data.layouts`), where a person gets it and how tonic downloads it. ``open`` picks the layout,
-applies ``limit`` and returns an :class:`EventDataset`, whose items are ``(frames, label)``: float32 event
-counts ``[T, 2, H, W]`` framed by equal event count (:mod:`suite.data.framing`) and cached on disk
-(:mod:`suite.data.cache`) unless ``cache=False``.
+An :class:`EventSource` is the data that describes one set: its frame size, the file layouts it may be
+found in (:mod:`suite.data.file_layouts`), where a person gets it and how tonic downloads it. ``open`` picks
+the layout, applies ``limit`` and returns an :class:`EventDataset`, whose items are ``(frames, label)``:
+float32 event counts ``[T, 2, H, W]`` framed by equal event count (:mod:`suite.data.framing`) and cached on
+disk (:mod:`suite.data.cache`) unless ``cache=False``.
 
 With the cache on, the first access to any sample (or ``fill_cache()``, which :func:`suite.data.loader`
 calls before it starts workers) frames every sample of the dataset, in file order, into one packed file;
@@ -30,8 +30,8 @@ from suite.data.aedat import Events
 from suite.data.batching import empty_batch
 from suite.data.download import probe, socket_timeout
 from suite.data.errors import DatasetNotFound, annotate
+from suite.data.file_layouts import FileLayout, Record
 from suite.data.framing import SETTINGS, frames_by_count
-from suite.data.layouts import Layout, Record
 from suite.data.paths import cache_root
 from suite.data.subsets import stratified_limit
 
@@ -41,7 +41,7 @@ EVENT_OPTIONS = {"download": True, "cache": True, "cache_dir": None, "layout": N
 @dataclass(frozen=True)
 class EventSource:
     sensor: tuple[int, int]  # (H, W) of the frames
-    layouts: tuple[Layout, ...]
+    layouts: tuple[FileLayout, ...]
     home: str  # where a person gets the files
     tonic_class: str  # the tonic.datasets class that downloads it (into its own layout)
     options: Mapping[str, object] = field(default_factory=lambda: dict(EVENT_OPTIONS))
@@ -51,7 +51,7 @@ class EventSource:
             f"\n    {root / lay.folder}/{lay.expected}  ({lay.name} layout)" for lay in self.layouts
         )
 
-    def find(self, root: Path, split: str, only: str | None) -> tuple[Layout | None, list[Record]]:
+    def find(self, root: Path, split: str, only: str | None) -> tuple[FileLayout | None, list[Record]]:
         for lay in self.layouts:
             if only in (None, lay.name):
                 records = lay.records(root / lay.folder, split)
@@ -130,7 +130,7 @@ class EventDataset(torch.utils.data.Dataset):
     """``(frames [T, 2, H, W] float32 event counts, label int)`` per recording (or gesture segment);
     ``records`` says where each comes from and ``indices`` its position in the layout's list."""
 
-    def __init__(self, name, split, layout: Layout, records: list[Record], T: int, sensor, cache):
+    def __init__(self, name, split, layout: FileLayout, records: list[Record], T: int, sensor, cache):
         self.name, self.split, self.layout, self.records = name, split, layout, records
         self.T, self.sensor, self.cache = T, tuple(sensor), cache
         self.shape = (T, 2, *self.sensor)

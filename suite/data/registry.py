@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from suite.data import layouts
+from suite.data import file_layouts
 from suite.data.events import EventSource
 from suite.data.image_files import read_cifar_bin, read_idx_pair
 from suite.data.static import Remote, StaticSource, random_crop_flip
@@ -31,7 +31,7 @@ class DatasetInfo:
 
 
 @dataclass(frozen=True)
-class Entry:
+class DatasetEntry:
     info: DatasetInfo
     source: StaticSource | EventSource
 
@@ -62,7 +62,7 @@ FMNIST_MD5 = {
 }
 
 _ENTRIES = (
-    Entry(
+    DatasetEntry(
         DatasetInfo("mnist", "static", (1, 28, 28), 10, 8, 100, 16, "table1-mnist"),
         StaticSource(
             "MNIST/raw",
@@ -74,7 +74,7 @@ _ENTRIES = (
             remotes={f: Remote(tuple(u + f for u in MNIST_MIRRORS), md5) for f, md5 in MNIST_MD5.items()},
         ),
     ),
-    Entry(
+    DatasetEntry(
         DatasetInfo("fashion-mnist", "static", (1, 28, 28), 10, 8, 100, 16, "table1-mnist"),
         StaticSource(
             "FashionMNIST/raw",
@@ -87,7 +87,7 @@ _ENTRIES = (
             remotes={f: Remote((FMNIST_URL + f,), md5) for f, md5 in FMNIST_MD5.items()},
         ),
     ),
-    Entry(
+    DatasetEntry(
         DatasetInfo("cifar10", "static", (3, 32, 32), 10, 10, 200, 16, "table1-cifar10"),
         StaticSource(
             "cifar-10-batches-bin",
@@ -105,31 +105,31 @@ _ENTRIES = (
             augment=random_crop_flip,
         ),
     ),
-    Entry(
+    DatasetEntry(
         DatasetInfo("nmnist", "event", (2, 34, 34), 10, 10, 100, 16, "table1-nmnist"),
         EventSource(
             (34, 34),
-            layouts.NMNIST_LAYOUTS,
+            file_layouts.NMNIST_LAYOUTS,
             "https://www.garrickorchard.com/datasets/n-mnist (Train.zip and Test.zip, unpacked in "
             "<root>/NMNIST/), or download=True (tonic, same layout)",
             "NMNIST",
         ),
     ),
-    Entry(
+    DatasetEntry(
         DatasetInfo("cifar10-dvs", "event", (2, 128, 128), 10, 15, 100, 16, "table1-cifar10-dvs"),
         EventSource(
             (128, 128),
-            layouts.CIFAR10DVS_LAYOUTS,
+            file_layouts.CIFAR10DVS_LAYOUTS,
             "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671 (the ten per-class zips, unpacked in "
             "<root>/CIFAR10-DVS/<class>/), or download=True (tonic's AEDAT 4 copy; needs the 'aedat' package)",
             "CIFAR10DVS",
         ),
     ),
-    Entry(
+    DatasetEntry(
         DatasetInfo("dvs-gesture", "event", (2, 128, 128), 11, 12, 200, 16, "table1-dvs-gesture"),
         EventSource(
             (128, 128),
-            layouts.GESTURE_LAYOUTS,
+            file_layouts.GESTURE_LAYOUTS,
             "https://research.ibm.com/interactive/dvsgesture/ (DvsGesture.tar.gz, unpacked in <root>), "
             "or download=True (tonic's preprocessed copy)",
             "DVSGesture",
@@ -137,4 +137,4 @@ _ENTRIES = (
     ),
 )
 
-REGISTRY: dict[str, Entry] = {e.info.name: e for e in _ENTRIES}
+REGISTRY: dict[str, DatasetEntry] = {e.info.name: e for e in _ENTRIES}

@@ -41,6 +41,7 @@ from suite.models.network import ANN, Network
 from suite.models.notation import parse
 from suite.models.notation_net import NotationNet
 from suite.models.resnet import ResNet18
+from suite.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Example:
 
 
 @dataclass(frozen=True)
-class Entry:
+class NetworkEntry:
     doc: str
     example: Example
     notation: str | None = None  # a Table 1 string, built by NotationNet
@@ -67,32 +68,34 @@ class Entry:
 _MNIST = "(128C3+128C3+128C3)-128C3-MP2-2048FC-(100FC-AP10)"
 VGG16 = "64C3-64C3-MP2-(128C3)*2-MP2-(256C3)*3-MP2-(512C3)*3-MP2-(512C3)*3-MP2-(100FC-AP10)"
 
-_NETWORKS: dict[str, Entry] = {
-    "table1-mnist": Entry(
+_NETWORKS: dict[str, NetworkEntry] = {
+    "table1-mnist": NetworkEntry(
         "Table 1, MNIST and Fashion-MNIST (T = 8)", Example("mnist", (1, 28, 28), 10, False), _MNIST
     ),
-    "table1-nmnist": Entry("Table 1, N-MNIST (T = 10)", Example("nmnist", (2, 34, 34), 10, True), _MNIST),
-    "table1-cifar10": Entry(
+    "table1-nmnist": NetworkEntry(
+        "Table 1, N-MNIST (T = 10)", Example("nmnist", (2, 34, 34), 10, True), _MNIST
+    ),
+    "table1-cifar10": NetworkEntry(
         "Table 1, CIFAR-10 (T = 10)",
         Example("cifar10", (3, 32, 32), 10, False),
         "(128C3+128C3+128C3)-(256C3-256C3-256C3-MP2)*2-2048FC-(100FC-AP10)",
     ),
-    "table1-cifar10-dvs": Entry(
+    "table1-cifar10-dvs": NetworkEntry(
         "Table 1, CIFAR10-DVS (T = 15)",
         Example("cifar10-dvs", (2, 128, 128), 10, True),
         "(128C3+128C3+128C3)-(128C3-MP2)*3-512FC-(100FC-AP10)",
     ),
-    "table1-dvs-gesture": Entry(
+    "table1-dvs-gesture": NetworkEntry(
         "Table 1, DVS128 Gesture (T = 12)",
         Example("dvs-gesture", (2, 128, 128), 11, True),
         "(128C3+128C3+128C3)-(128C3-MP2)*4-512FC-(110FC-AP10)",
     ),
-    "vgg16": Entry(
+    "vgg16": NetworkEntry(
         "SNN VGG-16 for CIFAR-10 (Table 3, 5; kuangliu/pytorch-cifar)",
         Example("cifar10", (3, 32, 32), 10, False),
         VGG16,
     ),
-    "resnet18": Entry(
+    "resnet18": NetworkEntry(
         "SNN ResNet-18 for CIFAR-10 (Table 3, 5; kuangliu/pytorch-cifar)",
         Example("cifar10", (3, 32, 32), 10, False),
         cls=ResNet18,
@@ -100,42 +103,31 @@ _NETWORKS: dict[str, Entry] = {
 }
 
 PARAMS = ("neuron_params", "dropout", "pack_spikes")
+OPTIONS = ("width", "encoder", *PARAMS)  # Network's keyword arguments beyond the four it needs
 
 
 def names() -> list[str]:
     return list(_NETWORKS)
 
 
-def entry(name: str) -> Entry:
+def entry(name: str) -> NetworkEntry:
     """The registry entry of ``name`` (its notation or class, doc, and the input it was designed for)."""
-    try:
-        return _NETWORKS[name]
-    except KeyError:
-        raise ValueError(f"unknown network {name!r}; known networks: {', '.join(names())}") from None
+    return lookup(_NETWORKS, name, "network")
 
 
 def make(
-    name: str,
-    *,
-    neuron: str,
-    in_shape: Sequence[int],
-    num_classes: int,
-    T: int,
-    width: float = 1.0,
-    encoder: int = 3,
-    **params,
+    name: str, *, neuron: str, in_shape: Sequence[int], num_classes: int, T: int, **options
 ) -> nn.Module:
     """Build network ``name`` (a registered name or a notation string) with ``neuron`` in every spiking layer.
 
-    ``params``: ``neuron_params`` (dict for :func:`suite.neurons.make`, e.g. surrogate, alpha, detach_reset)
+    ``options``: ``width`` (default 1.0), ``encoder`` (parallel convs of the coding layer, default 3),
+    ``neuron_params`` (dict for :func:`suite.neurons.make`, e.g. surrogate, alpha, detach_reset),
     ``dropout`` (default 0.5, Sec. 3.1) and ``pack_spikes`` (default True, :mod:`suite.models.packing`).
     """
-    unknown = sorted(set(params) - set(PARAMS))
+    unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise ValueError(f"network {name!r}: unknown parameter(s) {unknown}; allowed: {', '.join(PARAMS)}")
-    kwargs = dict(
-        neuron=neuron, in_shape=in_shape, num_classes=num_classes, T=T, width=width, encoder=encoder, **params
-    )
+    kwargs = dict(neuron=neuron, in_shape=in_shape, num_classes=num_classes, T=T, **options)
     if name in _NETWORKS:
         return _NETWORKS[name].build(**kwargs)
     if not isinstance(name, str):
@@ -150,4 +142,4 @@ def make(
     return NotationNet(name, **kwargs)
 
 
-__all__ = ["ANN", "Entry", "Example", "Network", "PARAMS", "VGG16", "entry", "make", "names", "probes"]
+__all__ = ["ANN", "Example", "Network", "NetworkEntry", "PARAMS", "VGG16", "entry", "make", "names", "probes"]

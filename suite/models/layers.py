@@ -165,7 +165,7 @@ class FCBlock(nn.Module):
         return self.sn(self.fc(self.drop(x)))
 
 
-class Vote(FCBlock):
+class VotingDecoder(FCBlock):
     """The voting decoder of Sec. 2.4 (from Wu et al. 2019 [27], as in Fang et al. 2021): ``(10nFC-AP10)``.
 
     An FC layer of ``voters x classes`` spiking neurons; each class owns ``voters`` consecutive neurons and

@@ -9,7 +9,7 @@ Input (ARCHITECTURE.md, "Tensor layouts"): a network tells static from event inp
 
 ``(C, H, W)`` must equal the ``in_shape`` the network was built for (the per-step frame shape for events).
 The output is ``[B, num_classes]``: the mean firing rate over T of each class's voting population
-(:class:`suite.models.layers.Vote`).
+(:class:`suite.models.layers.VotingDecoder`).
 
 ``neuron`` is any name of :func:`suite.neurons.names` (each spiking layer gets its own instance, built from
 ``neuron_params``), or ``"ANN"``: ``nn.ReLU`` in place of every neuron, with the time axis kept (T folded into

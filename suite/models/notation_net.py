@@ -7,8 +7,8 @@ Meaning of each layer (paper, Table 1 note and Sec. 3.1; Fang et al. 2021 for wh
   convolutions is the network's ``encoder`` argument (the paper's 3 by default, 1 = "without coding
   layers", Table 3), so the printed count of the group is the paper's default and ``encoder`` overrides it;
 - ``nCk`` = conv + BatchNorm + neuron; ``MPn`` = max-pool; ``nFC`` = dropout 0.5 + linear + neuron;
-- the string ends with ``mFC-APn``, the voting decoder (:class:`~suite.models.layers.Vote`): ``m`` must equal
-  ``n x num_classes`` (100 = 10 x 10 classes; 110 for DVS128 Gesture's 11).
+- the string ends with ``mFC-APn``, the voting decoder (:class:`~suite.models.layers.VotingDecoder`): ``m``
+  must equal ``n x num_classes`` (100 = 10 x 10 classes; 110 for DVS128 Gesture's 11).
 
 The width multiplier scales every channel count and every FC width except the voting FC.
 
@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import torch
 
-from suite.models.layers import ConvBlock, Encoder, FCBlock, MaxPool, Vote
+from suite.models.layers import ConvBlock, Encoder, FCBlock, MaxPool, VotingDecoder
 from suite.models.network import Network, scaled
-from suite.models.notation import FC, Conv, Parallel, Pool, parse
-from suite.models.notation import Vote as VoteSpec
+from suite.models.notation import FC, Conv, Parallel, Pool, Vote, parse
 
 
 class NotationNet(Network):
@@ -69,7 +68,9 @@ class NotationNet(Network):
                 f"write {vote.voters * self.num_classes}FC-AP{vote.voters}"
             )
         n_in = c * h * w if features is None else features
-        self.add_module("vote", Vote(n_in, self.num_classes, self.new_neuron, self.dropout, vote.voters))
+        self.add_module(
+            "vote", VotingDecoder(n_in, self.num_classes, self.new_neuron, self.dropout, vote.voters)
+        )
 
     def scale(self, n: int) -> int:
         return scaled(n, self.width)
@@ -86,9 +87,9 @@ class NotationNet(Network):
             )
         if any(isinstance(layer, Parallel) for layer in layers[1:]):
             raise bad("a parallel group (a+b+...) is allowed only as the first layer, the encoder")
-        if len(layers) < 3 or not (isinstance(layers[-1], VoteSpec) and isinstance(layers[-2], FC)):
+        if len(layers) < 3 or not (isinstance(layers[-1], Vote) and isinstance(layers[-2], FC)):
             raise bad("must end with the voting decoder 'mFC-APn' (e.g. 100FC-AP10 for 10 classes)")
-        if any(isinstance(layer, VoteSpec) for layer in layers[:-1]):
+        if any(isinstance(layer, Vote) for layer in layers[:-1]):
             raise bad("APn (the voting pool) may only be the last layer")
         seen_fc = False
         for layer in layers[1:-1]:

@@ -10,8 +10,8 @@ spiking version (as in Zheng et al. 2021's tdBN ResNets and SpikingJelly's ``spi
   neuron, ``sn2(bn2(conv2(sn1(bn1(conv1(x))))) + shortcut(x))``, so blocks exchange spikes;
 - the stem is the encoder (:class:`~suite.models.layers.Encoder`): N parallel 3 x 3 convs summed when
   ``encoder > 1`` (Table 3, "with coding layers"), run once on a static image;
-- the classifier is the voting decoder of Table 1 (:class:`~suite.models.layers.Vote`: dropout 0.5, FC to
-  10 x classes neurons, AvgPool1d(10), mean rate over T) instead of ``Linear(512, classes)``;
+- the classifier is the voting decoder of Table 1 (:class:`~suite.models.layers.VotingDecoder`: dropout 0.5,
+  FC to 10 x classes neurons, AvgPool1d(10), mean rate over T) instead of ``Linear(512, classes)``;
 - global average pooling is adaptive (1 x 1 output), which equals kuangliu's ``avg_pool2d(out, 4)`` on
   32 x 32 inputs and also fits larger frames.
 
@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from suite.models.layers import Encoder, Vote, fold
+from suite.models.layers import Encoder, VotingDecoder, fold
 from suite.models.network import Network, scaled
 
 STAGES = ((64, 1), (128, 2), (256, 2), (512, 2))
@@ -67,7 +67,7 @@ class ResNet18(Network):
                 c = out
             self.add_module(f"layer{s}", nn.Sequential(*blocks))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.vote = Vote(c, self.num_classes, self.new_neuron, self.dropout)
+        self.vote = VotingDecoder(c, self.num_classes, self.new_neuron, self.dropout)
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         x = self.enc(x, self.T)

@@ -14,6 +14,7 @@ import torch
 from suite.neurons import surrogates
 from suite.neurons.dynamics import Variant
 from suite.neurons.module import SpikingNeuron
+from suite.registry import lookup
 
 _VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -42,10 +43,7 @@ def names() -> list[str]:
 
 
 def variant(name: str) -> Variant:
-    try:
-        return _VARIANTS[name]
-    except KeyError:
-        raise ValueError(f"unknown neuron {name!r}; known neurons: {', '.join(names())}") from None
+    return lookup(_VARIANTS, name, "neuron")
 
 
 def make(name: str, **params) -> SpikingNeuron:

@@ -80,7 +80,7 @@ class Params(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Static:
+class Constants:
     """Everything that is a plain number or flag: baked into a compiled kernel, part of its cache key."""
 
     activation: str = "identity"
@@ -108,7 +108,7 @@ class _Spike(torch.autograd.Function):
         return grad * surrogates.get(ctx.surrogate).grad(x, ctx.alpha), None, None
 
 
-def step(x: torch.Tensor, v: torch.Tensor, p: Params, c: Static) -> tuple[torch.Tensor, torch.Tensor]:
+def step(x: torch.Tensor, v: torch.Tensor, p: Params, c: Constants) -> tuple[torch.Tensor, torch.Tensor]:
     """One time step, differentiable by autograd: the reference the fused kernel is tested against."""
     act = ACTIVATIONS[c.activation]
     h = v + p.decay * (c.v_reset - v) + p.decay * x  # eq. (2)
@@ -119,7 +119,7 @@ def step(x: torch.Tensor, v: torch.Tensor, p: Params, c: Static) -> tuple[torch.
     return s, r * (1.0 - s_r) + c.v_reset * s_r  # eqs. (4), (7), (10)
 
 
-def forward_seq(xs: torch.Tensor, k: torch.Tensor, decay: torch.Tensor, v_th: torch.Tensor, c: Static):
+def forward_seq(xs: torch.Tensor, k: torch.Tensor, decay: torch.Tensor, v_th: torch.Tensor, c: Constants):
     """Spikes ``[T, ...]`` of the whole sequence, no autograd; the fused kernel's forward loop."""
     act = ACTIVATIONS[c.activation]
     v = torch.full_like(xs[0], c.v_init)
@@ -140,7 +140,7 @@ def backward_seq(
     k: torch.Tensor,
     decay: torch.Tensor,
     v_th: torch.Tensor,
-    c: Static,
+    c: Constants,
     needs: tuple[bool, bool, bool],
 ):
     """BPTT by hand: recompute H from X (cheaper than storing it), then run the recurrence backwards.
@@ -200,10 +200,6 @@ def backward_seq(
         return None if acc is None else acc.sum()
 
     return torch.stack(gxs), total(gk), total(gd), total(gth)
-
-
-def decay_from_tau(tau: float) -> float:
-    return 1.0 / tau
 
 
 def plif_w0(tau: float) -> float:

@@ -1,13 +1,14 @@
 """The time loop, in one place: the fused multi-step kernel and the per-step autograd reference.
 
-``run(xs, params, static, fused=True)`` maps input current ``[T, B, ...]`` to spikes of the same shape.
+``run(xs, params, constants, fused=True)`` maps input current ``[T, B, ...]`` to spikes of the same shape.
 
 Fused path (:class:`_Fused`): a ``torch.autograd.Function`` whose forward runs the whole time loop without an
 autograd graph and saves only the input X (no H, no V, no surrogate values: one input-sized tensor); its
 backward recomputes H from X and runs BPTT by hand (:func:`suite.neurons.dynamics.backward_seq`), returning
 gradients for X, k, the decay and the threshold. Both loops are compiled with ``torch.compile`` (inductor
 fuses the unrolled loop into a few element-wise kernels that read X once and write S once) and cached per
-static configuration; where no compiler works, or ``SUITE_COMPILE=0``, the same loops run eagerly.
+:class:`~suite.neurons.dynamics.Constants`; where no compiler works, or ``SUITE_COMPILE=0``, the same loops
+run eagerly.
 
 Reference path (:func:`reference`): :func:`suite.neurons.dynamics.step` applied per step under autograd,
 iterating with ``unbind`` (``x[t]`` inside autograd zero-fills a full ``[T, ...]`` gradient per step).
@@ -21,23 +22,32 @@ import warnings
 
 import torch
 
-from suite.neurons.dynamics import Params, Static, backward_seq, forward_seq, step
+from suite.neurons.dynamics import Constants, Params, backward_seq, forward_seq, step
 
 _compiled: dict[tuple, object] = {}
 _compile_broken = False
-# Dynamo counts recompiles per code object: every neuron variant, T and dtype is one more entry of the
-# same two loops, far beyond the default limit of 8.
-for _name in (
-    "recompile_limit",
-    "cache_size_limit",
-    "accumulated_recompile_limit",
-    "accumulated_cache_size_limit",
-):
-    if hasattr(torch._dynamo.config, _name):
-        setattr(torch._dynamo.config, _name, max(getattr(torch._dynamo.config, _name), 1024))
-
-
+_limits_raised = False
 _override: bool | None = None
+
+
+def _raise_recompile_limits() -> None:
+    """Raise Dynamo's recompile limits to at least 1024, once, before the first ``torch.compile``.
+
+    Dynamo counts recompiles per code object: every neuron variant, T and dtype is one more entry of the
+    same two loops, far beyond the default limit of 8.
+    """
+    global _limits_raised
+    if _limits_raised:
+        return
+    _limits_raised = True
+    for name in (
+        "recompile_limit",
+        "cache_size_limit",
+        "accumulated_recompile_limit",
+        "accumulated_cache_size_limit",
+    ):
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 1024))
 
 
 def compile_enabled() -> bool:
@@ -58,10 +68,11 @@ def compiling(enabled: bool):
 
 
 def _kernel(fn, key):
-    """``fn`` compiled once per key (static config, device type, dtype); eager when compiling fails."""
+    """``fn`` compiled once per key (constants, device type, dtype); eager when compiling fails."""
     if not compile_enabled():
         return fn
     if key not in _compiled:
+        _raise_recompile_limits()
         _compiled[key] = torch.compile(fn, dynamic=True, fullgraph=True)
     return _compiled[key]
 
@@ -85,7 +96,7 @@ def _call(fn, key, *args):
 
 class _Fused(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xs, k, decay, v_th, c: Static):
+    def forward(ctx, xs, k, decay, v_th, c: Constants):
         key = ("fwd", c, xs.device.type, xs.dtype)
         spikes = _call(forward_seq, key, xs, k, decay, v_th, c)
         ctx.save_for_backward(xs, k, decay, v_th)
@@ -103,11 +114,11 @@ class _Fused(torch.autograd.Function):
         return gx, gk, gd, gth, None
 
 
-def fused(xs: torch.Tensor, p: Params, c: Static) -> torch.Tensor:
+def fused(xs: torch.Tensor, p: Params, c: Constants) -> torch.Tensor:
     return _Fused.apply(xs.contiguous(), p.k, p.decay, p.v_th, c)
 
 
-def reference(xs: torch.Tensor, p: Params, c: Static) -> torch.Tensor:
+def reference(xs: torch.Tensor, p: Params, c: Constants) -> torch.Tensor:
     v = torch.full_like(xs[0], c.v_init)
     out = []
     for x in xs.unbind(0):
@@ -116,5 +127,5 @@ def reference(xs: torch.Tensor, p: Params, c: Static) -> torch.Tensor:
     return torch.stack(out)
 
 
-def run(xs: torch.Tensor, p: Params, c: Static, use_fused: bool = True) -> torch.Tensor:
+def run(xs: torch.Tensor, p: Params, c: Constants, use_fused: bool = True) -> torch.Tensor:
     return fused(xs, p, c) if use_fused else reference(xs, p, c)

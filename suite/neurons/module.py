@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from suite.neurons import kernel, surrogates
-from suite.neurons.dynamics import ACTIVATIONS, Params, Static, Variant, plif_w0
+from suite.neurons.dynamics import ACTIVATIONS, Constants, Params, Variant, plif_w0
 
 
 class SpikingNeuron(nn.Module):
@@ -50,7 +50,7 @@ class SpikingNeuron(nn.Module):
         act = ACTIVATIONS[variant.activation]
         self.variant = variant
         self.tau, self.k_bounds, self.use_fused = tau, (lo, hi), fused
-        self.static = Static(
+        self.constants = Constants(
             activation=variant.activation,
             act_param=float(act.default_param if act_param is None else act_param),
             reset_div_k=variant.reset_div_k,
@@ -84,7 +84,7 @@ class SpikingNeuron(nn.Module):
             )
         if not x.is_floating_point():
             raise ValueError(f"{self.variant.name}: input dtype {x.dtype} is not floating point")
-        return kernel.run(x, self.params(x.dtype), self.static, self.use_fused)
+        return kernel.run(x, self.params(x.dtype), self.constants, self.use_fused)
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -92,7 +92,7 @@ class SpikingNeuron(nn.Module):
             self.k.clamp_(*self.k_bounds)
 
     def extra_repr(self) -> str:
-        s = self.static
+        s = self.constants
         return (
             f"{self.variant.name}, tau={self.tau}, surrogate={s.surrogate}(alpha={s.alpha}), "
             f"detach_reset={s.detach_reset}, fused={self.use_fused}"

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from suite.registry import lookup
+
 
 @dataclass(frozen=True)
 class Surrogate:
@@ -55,7 +57,4 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Surrogate:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown surrogate {name!r}; known surrogates: {', '.join(names())}") from None
+    return lookup(_REGISTRY, name, "surrogate", known=names)

@@ -1,4 +1,4 @@
-"""Layout + runs -> :class:`~suite.report.model.Report`: the measured blocks, the paired blocks, the footer.
+"""Table layout + runs -> :class:`~suite.report.model.Report`: the measured and paired blocks, the footer.
 
 Why separate from the writers: every decision about which number goes where (and which is bold) is made
 here on typed cells, so Markdown and LaTeX cannot drift apart and the tests can check the model directly.
@@ -13,7 +13,7 @@ import pandas as pd
 from suite.report import footer, layout, paper
 from suite.report.cells import assign, paired_diff, per_run, summary
 from suite.report.fmt import acc
-from suite.report.layout import Block, Layout
+from suite.report.layout import Block, TableLayout
 from suite.report.model import Cell, Diff, Measured, Published, Report, Section, Text
 
 MEASURED_NOTE = "Cells: mean ± sample std over seeds (n = finished runs); — where no finished run exists."
@@ -34,15 +34,15 @@ PAIRED_NOTE = (
 )
 
 
-def _uses_paper(lay: Layout, block: Block) -> bool:
+def _uses_paper(lay: TableLayout, block: Block) -> bool:
     return block.paper and lay.paper is not None
 
 
-def _uses_cited(lay: Layout, block: Block) -> bool:
+def _uses_cited(lay: TableLayout, block: Block) -> bool:
     return block.cited and lay.cited and lay.paper is not None
 
 
-def _header(lay: Layout, block: Block, first: str) -> tuple[str, ...]:
+def _header(lay: TableLayout, block: Block, first: str) -> tuple[str, ...]:
     head = [first]
     if _uses_cited(lay, block):
         head.append("Source")
@@ -53,7 +53,7 @@ def _header(lay: Layout, block: Block, first: str) -> tuple[str, ...]:
     return tuple(head)
 
 
-def _bold(lay: Layout, block: Block, table: dict) -> set:
+def _bold(lay: TableLayout, block: Block, table: dict) -> set:
     """(row, column) of the best printed mean per column, when the block bolds."""
     if not block.bold:
         return set()
@@ -66,7 +66,7 @@ def _bold(lay: Layout, block: Block, table: dict) -> set:
     return best
 
 
-def _measured(lay: Layout, block: Block, cells, metrics: pd.DataFrame) -> Section:
+def _measured(lay: TableLayout, block: Block, cells, metrics: pd.DataFrame) -> Section:
     metric = metrics[block.metric]
     table = {key: summary(c, metric) for key, c in cells.items()}
     bold = _bold(lay, block, table)
@@ -107,7 +107,7 @@ def _measured(lay: Layout, block: Block, cells, metrics: pd.DataFrame) -> Sectio
     )
 
 
-def _paired(lay: Layout, block: Block, cells, runs: pd.DataFrame, metrics: pd.DataFrame) -> Section:
+def _paired(lay: TableLayout, block: Block, cells, runs: pd.DataFrame, metrics: pd.DataFrame) -> Section:
     metric = metrics[block.metric]
     rows = []
     for comp in lay.comparisons:
@@ -127,7 +127,9 @@ def _paired(lay: Layout, block: Block, cells, runs: pd.DataFrame, metrics: pd.Da
     )
 
 
-def build(lay: Layout, runs: pd.DataFrame, history: pd.DataFrame, *, profile: str, command: str) -> Report:
+def build(
+    lay: TableLayout, runs: pd.DataFrame, history: pd.DataFrame, *, profile: str, command: str
+) -> Report:
     cells = assign(lay, runs)
     metrics = per_run(runs, history)
     measured, paired = [], []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suite.report.layout import Comparison, Layout
+from suite.report.layout import Comparison, TableLayout
 from suite.report.runs import canonical, setting_columns
 from suite.report.stats import PairedDiff, Summary, paired_ci, summarize
 
@@ -101,7 +101,7 @@ def _check(cell: CellRuns, settings: list[str]) -> None:
         )
 
 
-def assign(layout: Layout, runs: pd.DataFrame) -> dict[tuple[str, object], CellRuns]:
+def assign(layout: TableLayout, runs: pd.DataFrame) -> dict[tuple[str, object], CellRuns]:
     """(row label, column value) -> the cell's runs, for every cell of the layout (empty cells included)."""
     settings = setting_columns(runs, ignore=layout.pairing_ignore)
     cells = {}
@@ -122,7 +122,9 @@ def summary(cell: CellRuns, metric: pd.Series) -> Summary | None:
     return summarize(values.tolist())
 
 
-def pairs(layout: Layout, comparison: Comparison, column, cells, runs: pd.DataFrame) -> list[tuple[str, str]]:
+def pairs(
+    layout: TableLayout, comparison: Comparison, column, cells, runs: pd.DataFrame
+) -> list[tuple[str, str]]:
     """(run of a, run of b) with equal settings apart from the compared keys, sorted by the shared key."""
     compared = layout.compared_keys(comparison)
     keys = [c for c in setting_columns(runs, ignore=layout.pairing_ignore) if c not in compared]
@@ -135,7 +137,7 @@ def pairs(layout: Layout, comparison: Comparison, column, cells, runs: pd.DataFr
 
 
 def paired_diff(
-    layout: Layout, comparison: Comparison, column, cells, runs: pd.DataFrame, metric: pd.Series
+    layout: TableLayout, comparison: Comparison, column, cells, runs: pd.DataFrame, metric: pd.Series
 ) -> tuple[PairedDiff | None, list[tuple[str, str]]]:
     """a - b over the matched pairs where both runs have the metric, with its 95% t interval."""
     used = [

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import MaxNLocator
 
 from suite.report.cells import CellRuns
-from suite.report.layout import Figure, Layout
+from suite.report.layout import Figure, TableLayout
 
 RC = {
     "font.family": "DejaVu Sans",
@@ -98,13 +98,13 @@ def _legend(spec: Figure) -> list[str]:
     return list(names) if names else list(spec.rows)
 
 
-def _panels(spec: Figure, lay: Layout, cells, history: pd.DataFrame, has) -> list:
+def _panels(spec: Figure, lay: TableLayout, cells, history: pd.DataFrame, has) -> list:
     if spec.options.get("all_columns"):
         return list(lay.columns.values)
     return [v for v in lay.columns.values if any(has(_history(cells[(r, v)], history)) for r in spec.rows)]
 
 
-def _curves(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure:
+def _curves(spec: Figure, lay: TableLayout, cells, history, runs, title) -> MplFigure:
     metric = spec.options["metric"]
 
     def has(h):
@@ -132,7 +132,7 @@ def _curves(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure
     return fig
 
 
-def _per_layer_panels(spec: Figure, lay: Layout, cells, history, title):
+def _per_layer_panels(spec: Figure, lay: TableLayout, cells, history, title):
     """The panels (columns) whose runs logged ``<prefix><layer>`` metrics, and the figure to draw them in."""
     prefix = spec.options["prefix"]
 
@@ -146,7 +146,7 @@ def _per_layer_panels(spec: Figure, lay: Layout, cells, history, title):
     return prefix, panels, fig, axes
 
 
-def _layer_traces(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure:
+def _layer_traces(spec: Figure, lay: TableLayout, cells, history, runs, title) -> MplFigure:
     prefix, panels, fig, axes = _per_layer_panels(spec, lay, cells, history, title)
     styles = ("-", "--", ":", "-.")
     for ax, value in zip(axes, panels):
@@ -166,7 +166,7 @@ def _final(h: pd.DataFrame) -> pd.DataFrame:
     return h.sort_values(["run_id", "epoch"]).groupby("run_id").tail(1)
 
 
-def _layer_bars(spec: Figure, lay: Layout, cells, history, runs, title) -> MplFigure:
+def _layer_bars(spec: Figure, lay: TableLayout, cells, history, runs, title) -> MplFigure:
     prefix, panels, fig, axes = _per_layer_panels(spec, lay, cells, history, title)
     width = 0.8 / max(1, len(spec.rows))
     for ax, value in zip(axes, panels):
@@ -204,7 +204,9 @@ KINDS: dict[str, Callable[..., MplFigure]] = {
 }
 
 
-def draw(spec: Figure, lay: Layout, cells: dict, runs: pd.DataFrame, history: pd.DataFrame, *, profile: str):
+def draw(
+    spec: Figure, lay: TableLayout, cells: dict, runs: pd.DataFrame, history: pd.DataFrame, *, profile: str
+):
     try:
         kind = KINDS[spec.kind]
     except KeyError:

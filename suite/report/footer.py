@@ -11,7 +11,7 @@ import pandas as pd
 
 from suite.report import paper
 from suite.report.cells import CellRuns
-from suite.report.layout import Layout
+from suite.report.layout import TableLayout
 from suite.report.runs import canonical
 
 NONE = "no finished run"
@@ -37,7 +37,7 @@ def _data_sizes(run: pd.Series) -> str:
     return "not logged"
 
 
-def _per_column(layout: Layout, used: pd.DataFrame, values_of) -> str:
+def _per_column(layout: TableLayout, used: pd.DataFrame, values_of) -> str:
     """One value if every column agrees, else "label: value" per column that has runs."""
     if not len(used):
         return NONE
@@ -70,7 +70,7 @@ def _seeds(used: pd.DataFrame) -> str:
 
 
 def items(
-    layout: Layout,
+    layout: TableLayout,
     cells: dict[tuple[str, object], CellRuns],
     runs: pd.DataFrame,
     *,
@@ -111,7 +111,7 @@ def _wall_time(used: pd.DataFrame) -> str:
     return f"{total / 60:.1f} min summed over {int(used['wall_time_s'].notna().sum())} runs"
 
 
-def provenance(layout: Layout, cells: dict[tuple[str, object], CellRuns]) -> tuple[str, ...]:
+def provenance(layout: TableLayout, cells: dict[tuple[str, object], CellRuns]) -> tuple[str, ...]:
     """One line per non-empty cell: the MLflow run ids behind it, with their seeds."""
     lines = []
     for row in layout.rows:

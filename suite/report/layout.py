@@ -15,6 +15,7 @@ from typing import Any
 
 import tomllib
 
+from suite.registry import lookup
 from suite.report import paper
 
 PATH = Path(__file__).with_name("layouts.toml")
@@ -75,7 +76,7 @@ class Figure:
 
 
 @dataclass(frozen=True)
-class Layout:
+class TableLayout:
     name: str
     title: str
     columns: Columns
@@ -111,10 +112,10 @@ def _figure(name: str, spec: dict) -> Figure:
     return Figure(name, spec["study"], spec["kind"], spec["title"], tuple(spec["rows"]), options)
 
 
-def _layout(name: str, spec: dict, columns: dict[str, Columns], figures: list[Figure], ignore) -> Layout:
+def _layout(name: str, spec: dict, columns: dict[str, Columns], figures: list[Figure], ignore) -> TableLayout:
     cols = columns[spec["columns"]]
     rows = tuple(Row(r["label"], dict(r["where"]), r.get("paper")) for r in spec["rows"])
-    lay = Layout(
+    lay = TableLayout(
         name=name,
         title=spec["title"],
         columns=cols,
@@ -156,7 +157,7 @@ def blocks() -> tuple[Block, ...]:
 
 
 @cache
-def _load() -> dict[str, Layout]:
+def _load() -> dict[str, TableLayout]:
     raw = tomllib.loads(PATH.read_text(encoding="utf-8"))
     columns = {
         k: Columns(v["key"], tuple(v["values"]), tuple(v["labels"])) for k, v in raw["columns"].items()
@@ -172,11 +173,9 @@ def _load() -> dict[str, Layout]:
     return {n: _layout(n, s, columns, figures, ignore) for n, s in raw["studies"].items()}
 
 
-def get(name: str) -> Layout:
-    try:
-        return _load()[name]
-    except KeyError:
-        raise KeyError(f"no table layout for study {name!r}; layouts: {', '.join(names())}") from None
+def get(name: str) -> TableLayout:
+    message = "no table layout for study {name!r}; {what}s: {known}"
+    return lookup(_load(), name, "layout", error=KeyError, message=message)
 
 
 def names() -> list[str]:

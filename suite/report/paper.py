@@ -12,6 +12,8 @@ from pathlib import Path
 
 import tomllib
 
+from suite.registry import lookup
+
 PATH = Path(__file__).with_name("paper.toml")
 KINDS = ("ours", "cited")
 
@@ -65,15 +67,9 @@ def _load() -> dict[str, PaperTable]:
 
 
 def table(name: str) -> PaperTable:
-    try:
-        return _load()[name]
-    except KeyError:
-        raise KeyError(f"paper.toml has no table {name!r}; tables: {', '.join(names())}") from None
+    message = "paper.toml has no {what} {name!r}; {what}s: {known}"
+    return lookup(_load(), name, "table", error=KeyError, message=message)
 
 
 def names() -> list[str]:
     return list(_load())
-
-
-def source() -> dict[str, str]:
-    return dict(tomllib.loads(PATH.read_text(encoding="utf-8"))["source"])

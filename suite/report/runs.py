@@ -16,18 +16,19 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from suite.contract import FINAL_METRICS, Role, RunStatus, Tag, tag_filter
+
 ID_COLUMNS = ("run_id", "config_hash")
 # Run tag -> column. ``device`` is the device the run actually used (a config may ask for "auto").
 TAG_COLUMNS = {
-    "commit": "suite.commit",
-    "hardware": "suite.hardware",
-    "host": "suite.host",
-    "data_sizes": "suite.data_sizes",
-    "device": "suite.device",
+    "commit": Tag.COMMIT,
+    "hardware": Tag.HARDWARE,
+    "host": Tag.HOST,
+    "data_sizes": Tag.DATA_SIZES,
+    "device": Tag.DEVICE,
     # Optional: the spiking layers in forward order, comma-separated (orders the layers of Figs. 5 and 6).
-    "layers": "suite.layers",
+    "layers": Tag.LAYERS,
 }
-FINAL_METRICS = ("best_test_acc", "final_test_acc", "n_params", "n_train", "n_test", "wall_time_s")
 EPOCH_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "synops", "epoch_time")
 LAYER_PREFIXES = ("k/", "rate/")
 # A param whose name collides with a column above keeps its value under this prefix; an unknown metric that
@@ -139,11 +140,11 @@ def _newest_per_hash(found: list) -> list:
     ordered = sorted(found, key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
     kept, seen = [], set()
     for r in ordered:
-        key = r.data.tags.get("suite.config_hash") or r.info.run_id
+        key = r.data.tags.get(Tag.CONFIG_HASH) or r.info.run_id
         if key not in seen:
             seen.add(key)
             kept.append(r)
-    return sorted(kept, key=lambda r: (r.data.tags.get("suite.config_hash", ""), r.info.run_id))
+    return sorted(kept, key=lambda r: (r.data.tags.get(Tag.CONFIG_HASH, ""), r.info.run_id))
 
 
 def _runs_frame(kept: list) -> pd.DataFrame:
@@ -154,7 +155,7 @@ def _runs_frame(kept: list) -> pd.DataFrame:
     metric_keys = sorted({k for r in kept for k in r.data.metrics if not is_epoch_metric(k)})
     cols: dict[str, pd.Series] = {
         "run_id": pd.Series([r.info.run_id for r in kept], dtype=object),
-        "config_hash": pd.Series([r.data.tags.get("suite.config_hash") for r in kept], dtype=object),
+        "config_hash": pd.Series([r.data.tags.get(Tag.CONFIG_HASH) for r in kept], dtype=object),
     }
     seed = _typed([r.data.params.get("seed") for r in kept])
     cols["seed"] = seed
@@ -211,9 +212,6 @@ def load_runs(study: str, profile: str, tracking_uri: str) -> tuple[pd.DataFrame
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         return empty_runs(), empty_history()
-    filter_string = (
-        "tags.`suite.role` = 'child' AND tags.`suite.status` = 'finished' "
-        f"AND tags.`suite.profile` = '{profile}'"
-    )
+    filter_string = tag_filter(ROLE=Role.CHILD, STATUS=RunStatus.FINISHED, PROFILE=profile)
     kept = _newest_per_hash(_search(client, experiment.experiment_id, filter_string))
     return _runs_frame(kept), _history_frame(client, kept)

@@ -3,6 +3,7 @@
 A study file holds::
 
     name = "table3"                      # must equal the file's stem
+    extends = "_shared"                  # optional: start from another file in the folder (see below)
     title = "Table 3: ablation of KLIF on CIFAR-10"
     report = "table3"                    # the reporter's layout (default: name)
     seeds = [0, 1, 2]
@@ -14,8 +15,12 @@ A study file holds::
     [[profiles.<name>.skip]]             #   points this profile leaves out: match = {...}, why = "..."
     skip_missing_data = true             # profile key: skip datasets with no files instead of failing
 
-Every setting is a key of :data:`suite.train.DEFAULTS`, so any trainer setting can be an axis. Errors are
-one line: ``<file>: <key path>: <problem>; allowed: <values>``.
+Every setting is one of :data:`suite.settings.SETTINGS` (type and range checked here), so any trainer
+setting can be an axis. ``extends`` applies the named file first: tables merge key by key, any other value
+(an array included) replaces the parent's; ``name``, ``report`` and ``extends`` are never inherited. A
+file whose name starts with ``_`` is a fragment (e.g. ``studies/_shared.toml``, the common ``smoke``
+profile), not a study. Errors are one line: ``<file>: <key path>: <problem>; allowed: <values>``, naming
+the file of the chain that set the key.
 """
 
 from __future__ import annotations
@@ -23,58 +28,32 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import tomllib
 
-from suite import data, models, neurons, train
-from suite.neurons import surrogates
+from suite import settings, train
 
-TOP_KEYS = {"name", "title", "report", "seeds", "base", "grid", "include", "profiles", "description", "notes"}
-PROFILE_KEYS = {"seeds", "where", "skip", "skip_missing_data", "notes"}
-# Settings that say where or how fast a run executes, not what it computes: left out of the config hash.
-NOT_HASHED = ("data_root", "workers", "threads")
-
-# Allowed types per setting, derived from the trainer's defaults (None = optional, type from usage).
-_TYPES: dict[str, tuple[type, ...]] = {
-    "dataset": (str,),
-    "network": (str,),
-    "neuron": (str,),
-    "surrogate": (str,),
-    "alpha": (int, float),
-    "detach_reset": (bool,),
-    "tau": (int, float),
-    "v_th": (int, float),
-    "encoder": (int,),
-    "width": (int, float),
-    "T": (int,),
-    "epochs": (int,),
-    "batch_size": (int,),
-    "lr": (int, float),
-    "t_max": (int,),
-    "weight_decay": (int, float),
-    "seed": (int,),
-    "limit_train": (int,),
-    "limit_test": (int,),
-    "augment": (bool,),
-    "data_root": (str,),
-    "device": (str,),
-    "amp": (bool,),
-    "workers": (int,),
-    "threads": (int,),
+TOP_KEYS = {
+    "name",
+    "title",
+    "extends",
+    "report",
+    "seeds",
+    "base",
+    "grid",
+    "include",
+    "profiles",
+    "description",
+    "notes",
 }
-assert set(_TYPES) == set(train.DEFAULTS), "every trainer setting needs a type here"
-
-
-def _names(key: str) -> list[str] | None:
-    return {
-        "neuron": neurons.names,
-        "dataset": data.names,
-        "surrogate": surrogates.names,
-        "network": lambda: ["auto", *models.names()],  # auto: the dataset's Table 1 network
-    }.get(key, lambda: None)()
+PROFILE_KEYS = {"seeds", "where", "skip", "skip_missing_data", "notes"}
+NOT_INHERITED = ("name", "report", "extends")  # a study's own identity, never its parent's
+NOT_HASHED = settings.NOT_HASHED
+STUDIES = Path(__file__).resolve().parents[2] / "studies"  # the project's study files
 
 
 class StudyError(ValueError):
@@ -102,12 +81,22 @@ class Study:
 
 
 class _Check:
-    def __init__(self, path: Path):
-        self.path = path
+    """Raises the one-line errors; ``origin`` says which file (of an ``extends`` chain) set a key."""
 
-    def fail(self, where: str, problem: str, allowed: Any = None) -> None:
-        tail = f"; allowed: {allowed}" if allowed is not None else ""
-        raise StudyError(f"{self.path}: {where}: {problem}{tail}")
+    def __init__(self, path: Path, origin: dict[str, Path] | None = None):
+        self.path, self.origin = path, origin or {}
+
+    def file_of(self, where: str) -> Path:
+        key = re.sub(r"\[\d+\]", "", where)
+        while key:
+            if key in self.origin:
+                return self.origin[key]
+            key = key.rpartition(".")[0]
+        return self.path
+
+    def fail(self, where: str, problem: str, allowed: Any = None) -> NoReturn:
+        tail = f"; allowed: {allowed}" if allowed else ""
+        raise StudyError(f"{self.file_of(where)}: {where}: {problem}{tail}")
 
     def keys(self, where: str, table: Any, allowed: set[str]) -> None:
         if not isinstance(table, dict):
@@ -117,52 +106,98 @@ class _Check:
                 self.fail(f"{where}.{key}" if where else key, "unknown key", ", ".join(sorted(allowed)))
 
     def setting(self, where: str, key: str, value: Any) -> None:
-        if key not in _TYPES:
-            self.fail(where, f"unknown setting {key!r}", ", ".join(train.DEFAULTS))
-        types = _TYPES[key]
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-            names = " or ".join("float" if t is float else t.__name__ for t in types)
-            self.fail(where, f"expected {names}, got {type(value).__name__} {value!r}")
-        known = _names(key)
-        if known is not None and value not in known and not (key == "network" and _parses(value)):
-            self.fail(where, f"unknown {key} {value!r}", ", ".join(known))
+        if key not in settings.BY_NAME:
+            self.fail(where, f"unknown setting {key!r}", ", ".join(settings.DEFAULTS))
+        bad = settings.BY_NAME[key].problem(value)
+        if bad is not None:
+            self.fail(where, *bad)
 
     def settings(self, where: str, table: Any, *, lists: bool) -> None:
         if not isinstance(table, dict):
             self.fail(where, f"expected a table, got {type(table).__name__}")
         for key, value in table.items():
-            if lists:
-                if not isinstance(value, list) or not value:
-                    self.fail(f"{where}.{key}", f"an axis needs a non-empty list, got {value!r}")
+            if lists and (not isinstance(value, list) or not value):
+                self.fail(f"{where}.{key}", f"an axis needs a non-empty list, got {value!r}")
+            if isinstance(value, list):
                 for i, v in enumerate(value):
                     self.setting(f"{where}.{key}[{i}]", key, v)
             else:
-                for i, v in enumerate(value if isinstance(value, list) else [value]):
-                    self.setting(f"{where}.{key}" + (f"[{i}]" if isinstance(value, list) else ""), key, v)
+                self.setting(f"{where}.{key}", key, value)
 
     def seeds(self, where: str, value: Any) -> None:
         if not isinstance(value, list) or not value or not all(type(s) is int for s in value):
             self.fail(where, f"expected a non-empty list of integers, got {value!r}")
 
+    def array(self, where: str, value: Any, what: str) -> list:
+        if not isinstance(value, list):
+            self.fail(where, f"expected an array of tables {what}")
+        return value
 
-def _parses(network: str) -> bool:
-    """A network may also be written in Table 1's notation."""
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        models.parse(network)
-        return True
-    except Exception:
-        return False
-
-
-def load(path: str | Path) -> Study:
-    path = Path(path)
-    check = _Check(path)
-    try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StudyError(f"{path}: no such study file") from None
+    except UnicodeDecodeError as err:
+        raise StudyError(
+            f"{path}: not UTF-8 text (byte {err.start}: {err.object[err.start : err.start + 1]!r})"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise StudyError(f"{path}: not valid TOML: {err}") from None
+
+
+def _origin(table: dict, path: Path, prefix: str = "") -> dict[str, Path]:
+    """Every leaf key path of ``table`` (tables are recursed into, arrays are leaves) -> ``path``."""
+    out: dict[str, Path] = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and value:
+            out.update(_origin(value, path, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = path
+    return out
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``: tables merge key by key, anything else (arrays included) is replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merge(out[key], value) if both else value
+    return out
+
+
+def _resolve_extends(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The study's text with its ``extends`` chain applied (parent first), and the file that set each key.
+
+    ``extends = "<study>"`` names a file in the same folder, else in the project's ``studies/``: another
+    study (table4 states only what differs from table2; a researcher's own file may extend a paper study) or
+    a fragment whose name starts with ``_`` (shared profiles, never a study of its own).
+    """
+    raw = _read(path)
+    parent_name = raw.get("extends")
+    if parent_name is None:
+        return raw, _origin(raw, path)
+    if not isinstance(parent_name, str):
+        _Check(path).fail("extends", f"expected a study name, got {parent_name!r}")
+    candidates = [folder / f"{parent_name}.toml" for folder in (path.parent, STUDIES)]
+    parent = next((c for c in candidates if c.exists()), None)
+    if parent is None:
+        known = sorted(
+            {p.stem for folder in (path.parent, STUDIES) for p in folder.glob("*.toml")} - {path.stem}
+        )
+        _Check(path).fail(
+            "extends", f"no study {parent_name!r} beside this file or in {STUDIES}", ", ".join(known)
+        )
+    if parent.resolve() in chain or parent.resolve() == path.resolve():
+        _Check(path).fail("extends", f"{parent_name!r} extends this file again (a cycle)")
+    base, origin = _resolve_extends(parent, (*chain, path.resolve()))
+    base = {k: v for k, v in base.items() if k not in NOT_INHERITED}
+    origin = {k: v for k, v in origin.items() if k.split(".")[0] not in NOT_INHERITED}
+    return _merge(base, raw), {**origin, **_origin(raw, path)}
+
+
+def _check_top(check: _Check, raw: dict[str, Any], path: Path) -> None:
     check.keys("", raw, TOP_KEYS)
     for key in ("name", "title"):
         if not isinstance(raw.get(key), str):
@@ -170,58 +205,63 @@ def load(path: str | Path) -> Study:
     if raw["name"] != path.stem:
         check.fail("name", f"{raw['name']!r} must equal the file name {path.stem!r}")
     check.seeds("seeds", raw.get("seeds"))
-    base, grid = raw.get("base", {}), raw.get("grid", {})
+    if not isinstance(raw.get("report", raw["name"]), str):
+        check.fail("report", f"expected a string, got {raw['report']!r}")
+
+
+def _check_points(check: _Check, base: Any, grid: Any, include: Any) -> None:
     check.settings("base", base, lists=False)
-    if any(isinstance(v, list) for v in base.values()):
-        key = next(k for k, v in base.items() if isinstance(v, list))
-        check.fail(f"base.{key}", "a list belongs in [grid], base settings are single values")
+    for key, value in base.items():
+        if isinstance(value, list):
+            check.fail(f"base.{key}", "a list belongs in [grid], base settings are single values")
     check.settings("grid", grid, lists=True)
     for key in set(base) & set(grid):
         check.fail(f"grid.{key}", "is both a base setting and an axis")
-    include = raw.get("include", [])
-    if not isinstance(include, list):
-        check.fail("include", "expected an array of tables [[include]]")
-    for i, point in enumerate(include):
+    for i, point in enumerate(check.array("include", include, "[[include]]")):
         check.settings(f"include[{i}]", point, lists=False)
+
+
+def _check_profile(check: _Check, where: str, prof: Any, axes: set[str]) -> None:
+    if not isinstance(prof, dict):
+        check.fail(where, "expected a table")
+    overrides = {k: v for k, v in prof.items() if k not in PROFILE_KEYS}
+    check.settings(where, overrides, lists=False)
+    for key, value in overrides.items():
+        if key in axes:
+            check.fail(f"{where}.{key}", "profiles override settings, never axes")
+        if isinstance(value, list):
+            check.fail(f"{where}.{key}", "a profile sets single values")
+    if "seeds" in prof:
+        check.seeds(f"{where}.seeds", prof["seeds"])
+    if not isinstance(prof.get("skip_missing_data", False), bool):
+        check.fail(f"{where}.skip_missing_data", f"expected bool, got {prof['skip_missing_data']!r}")
+    for j, cond in enumerate(check.array(f"{where}.skip", prof.get("skip", []), f"[[{where}.skip]]")):
+        check.keys(f"{where}.skip[{j}]", cond, {"match", "why"})
+        check.settings(f"{where}.skip[{j}].match", cond.get("match", {}), lists=False)
+        if not isinstance(cond.get("why"), str):
+            check.fail(
+                f"{where}.skip[{j}].why", "required string: say why the profile leaves these points out"
+            )
+    for j, cond in enumerate(check.array(f"{where}.where", prof.get("where", []), f"[[{where}.where]]")):
+        check.keys(f"{where}.where[{j}]", cond, {"match", "set"})
+        check.settings(f"{where}.where[{j}].match", cond.get("match", {}), lists=False)
+        check.settings(f"{where}.where[{j}].set", cond.get("set", {}), lists=False)
+
+
+def load(path: str | Path) -> Study:
+    """Read, apply ``extends``, validate; every error is one line naming the file that holds the key."""
+    path = Path(path)
+    raw, origin = _resolve_extends(path)
+    check = _Check(path, origin)
+    _check_top(check, raw, path)
+    base, grid, include = raw.get("base", {}), raw.get("grid", {}), raw.get("include", [])
+    _check_points(check, base, grid, include)
     profiles = raw.get("profiles", {})
     check.keys("profiles", profiles, set(profiles))
+    axes = set(grid) | {k for point in include for k in point}
     for pname, prof in profiles.items():
-        where = f"profiles.{pname}"
-        if not isinstance(prof, dict):
-            check.fail(where, "expected a table")
-        settings = {k: v for k, v in prof.items() if k not in PROFILE_KEYS}
-        check.settings(where, settings, lists=False)
-        for key in settings:
-            if key in grid or any(key in p for p in include):
-                check.fail(
-                    f"{where}.{key}", "profiles override settings, never axes", ", ".join(sorted(base))
-                )
-            if isinstance(settings[key], list):
-                check.fail(f"{where}.{key}", "a profile sets single values")
-        if "seeds" in prof:
-            check.seeds(f"{where}.seeds", prof["seeds"])
-        if "skip_missing_data" in prof and not isinstance(prof["skip_missing_data"], bool):
-            check.fail(f"{where}.skip_missing_data", f"expected bool, got {prof['skip_missing_data']!r}")
-        where_list = prof.get("where", [])
-        if not isinstance(where_list, list):
-            check.fail(f"{where}.where", "expected an array of tables [[profiles.X.where]]")
-        skips = prof.get("skip", [])
-        if not isinstance(skips, list):
-            check.fail(f"{where}.skip", "expected an array of tables [[profiles.X.skip]]")
-        for j, cond in enumerate(skips):
-            w = f"{where}.skip[{j}]"
-            check.keys(w, cond, {"match", "why"})
-            check.settings(f"{w}.match", cond.get("match", {}), lists=False)
-            if not isinstance(cond.get("why"), str):
-                check.fail(f"{w}.why", "required string: say why the profile leaves these points out")
-        for j, cond in enumerate(where_list):
-            w = f"{where}.where[{j}]"
-            check.keys(w, cond, {"match", "set"})
-            check.settings(f"{w}.match", cond.get("match", {}), lists=False)
-            check.settings(f"{w}.set", cond.get("set", {}), lists=False)
+        _check_profile(check, f"profiles.{pname}", prof, axes)
     report = raw.get("report", raw["name"])
-    if not isinstance(report, str):
-        check.fail("report", f"expected a string, got {report!r}")
     return Study(raw["name"], raw["title"], path, report, raw["seeds"], base, grid, include, profiles)
 
 

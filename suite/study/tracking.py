@@ -5,11 +5,10 @@ The default store is embedded: ``<home>/mlflow.db`` (sqlite) and ``<home>/mlarti
 in the main process before any worker starts: several processes creating a sqlite store at once corrupt it.
 ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` points at a server instead.
 
-Schema (what the reporter reads): child runs carry tags ``suite.role=child``, ``suite.study``,
-``suite.profile``, ``suite.config_hash``, ``suite.status`` (``finished`` only after the last epoch),
-``suite.commit``, ``suite.host``, ``suite.hardware``, ``suite.torch``, ``suite.device``,
-``suite.data_sizes`` and ``suite.axis.<key>``; every resolved setting as a param; per-epoch metrics with
-``step = epoch``; final metrics ``best_test_acc, final_test_acc, n_params, n_train, n_test, wall_time_s``.
+Schema (what the reporter reads; the names are :mod:`suite.contract`'s): child runs carry the tags role,
+study, profile, config hash, status (finished only after the last epoch), commit, host, hardware, torch,
+device, data sizes and one per axis; every resolved setting as a param; per-epoch metrics with
+``step = epoch``; the final metrics (:data:`suite.contract.FINAL_METRICS`) at step 0.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-FINISHED = "finished"
+from suite.contract import Role, RunStatus, Tag, tag_filter  # noqa: E402
 
 
 def home() -> Path:
@@ -73,12 +72,37 @@ def find_child(client: MlflowClient, config_hash: str, experiment_ids: list[str]
     runs = retry(
         client.search_runs,
         ids,
-        filter_string=f"tags.`suite.config_hash` = '{config_hash}' and tags.`suite.role` = 'child'",
+        filter_string=tag_filter(CONFIG_HASH=config_hash, ROLE=Role.CHILD),
         max_results=100,
     )
-    return sorted(
-        runs, key=lambda r: (r.data.tags.get("suite.status") != FINISHED, -(r.info.start_time or 0))
-    )
+    return sorted(runs, key=lambda r: (not is_finished(r), -(r.info.start_time or 0)))
+
+
+def children_by_hash(uri: str) -> dict[str, list]:
+    """Every child run in the store, grouped by config hash (finished first, newest first): one paged query."""
+    client = MlflowClient(uri)
+    ids = [e.experiment_id for e in retry(client.search_experiments)]
+    found, token = [], None
+    while ids:
+        page = retry(
+            client.search_runs,
+            ids,
+            filter_string=tag_filter(ROLE=Role.CHILD),
+            max_results=5000,
+            page_token=token,
+        )
+        found.extend(page)
+        token = page.token
+        if not token:
+            break
+    out: dict[str, list] = {}
+    for run in sorted(found, key=lambda r: (not is_finished(r), -(r.info.start_time or 0))):
+        out.setdefault(run.data.tags.get(Tag.CONFIG_HASH, ""), []).append(run)
+    return out
+
+
+def is_finished(run) -> bool:
+    return run.data.tags.get(Tag.STATUS) == RunStatus.FINISHED
 
 
 def git_commit() -> str:
@@ -116,11 +140,11 @@ def environment_tags(device: str, commit: str) -> dict[str, str]:
     import torch
 
     return {
-        "suite.commit": commit,
-        "suite.host": socket.gethostname(),
-        "suite.hardware": hardware(device),
-        "suite.torch": torch.__version__,
-        "suite.device": device,
+        Tag.COMMIT: commit,
+        Tag.HOST: socket.gethostname(),
+        Tag.HARDWARE: hardware(device),
+        Tag.TORCH: torch.__version__,
+        Tag.DEVICE: device,
     }
 
 

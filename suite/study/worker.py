@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from suite.contract import FINAL_METRICS, EventKind, Outcome, Result, Role, RunStatus, Tag
 from suite.study import tracking
 
 
@@ -37,37 +38,64 @@ def _claim(workdir: Path):
     return fd
 
 
-def _copy_run(client, src, experiment_id: str, task: dict[str, Any]) -> str:
-    tags = {k: v for k, v in src.data.tags.items() if k.startswith("suite.")}
-    tags.update(
-        _point_tags(task),
-        **{"suite.copied_from": src.info.run_id, "mlflow.parentRunId": task["parent_run_id"]},
-    )
-    run = tracking.retry(client.create_run, experiment_id, tags=tags, run_name=src.info.run_name)
-    rid = run.info.run_id
+def _point_tags(task: dict[str, Any]) -> dict[str, str]:
+    return {
+        Tag.ROLE: Role.CHILD,
+        Tag.STUDY: task["study"],
+        Tag.PROFILE: task["profile"],
+        Tag.CONFIG_HASH: task["hash"],
+        Tag.PARENT_RUN: task["parent_run_id"],
+        **{Tag.axis(k): str(v) for k, v in task["axes"].items()},
+    }
+
+
+def _log_batches(client, run_id: str, *, params=(), metrics=()) -> None:
+    params, metrics = list(params), list(metrics)
+    for i in range(0, len(params), 100):
+        tracking.retry(client.log_batch, run_id, params=params[i : i + 100])
+    for i in range(0, len(metrics), 500):
+        tracking.retry(client.log_batch, run_id, metrics=metrics[i : i + 500])
+
+
+def _copy_run(client, src, task: dict[str, Any]) -> str:
+    """A finished run of another study, copied into this study's experiment (no training)."""
     from mlflow.entities import Param
 
-    params = [Param(k, v) for k, v in src.data.params.items()]
-    for i in range(0, len(params), 100):
-        tracking.retry(client.log_batch, rid, params=params[i : i + 100])
+    tags = {k: v for k, v in src.data.tags.items() if k.startswith(Tag.PREFIX)}
+    tags.update(_point_tags(task), **{Tag.COPIED_FROM: src.info.run_id})
+    run = tracking.retry(client.create_run, task["experiment_id"], tags=tags, run_name=src.info.run_name)
+    rid = run.info.run_id
     metrics = []
     for key in src.data.metrics:
         metrics += tracking.retry(client.get_metric_history, src.info.run_id, key)
-    for i in range(0, len(metrics), 500):
-        tracking.retry(client.log_batch, rid, metrics=metrics[i : i + 500])
-    tracking.retry(client.set_tag, rid, "suite.status", tracking.FINISHED)
-    tracking.retry(client.set_terminated, rid, "FINISHED")
+    _log_batches(client, rid, params=[Param(k, v) for k, v in src.data.params.items()], metrics=metrics)
+    _finish(client, rid)
     return rid
 
 
-def _point_tags(task: dict[str, Any]) -> dict[str, str]:
-    return {
-        "suite.role": "child",
-        "suite.study": task["study"],
-        "suite.profile": task["profile"],
-        "suite.config_hash": task["hash"],
-        **{f"suite.axis.{k}": str(v) for k, v in task["axes"].items()},
-    }
+def _create_run(client, task: dict[str, Any], device: str) -> str:
+    from mlflow.entities import Param
+
+    tags = {**_point_tags(task), Tag.STATUS: RunStatus.RUNNING}
+    tags.update(tracking.environment_tags(device, task["commit"]))
+    run = tracking.retry(client.create_run, task["experiment_id"], tags=tags, run_name=task["name"])
+    params = tracking.params_of(task["config"])  # as planned and hashed (device "auto" stays "auto")
+    _log_batches(client, run.info.run_id, params=[Param(k, v) for k, v in params.items()])
+    return run.info.run_id
+
+
+def _log_backlog(client, rid: str, workdir: Path, emit) -> None:
+    """Epochs checkpointed before a kill but never logged are logged now, from the checkpoint."""
+    from suite import train
+
+    ckpt = train.load_checkpoint(workdir)
+    if ckpt is None:
+        return
+    logged = tracking.logged_epochs(client, rid)
+    for metrics in ckpt["history"]:
+        if metrics["epoch"] not in logged:
+            tracking.log_epoch(client, rid, metrics)
+    emit(kind=EventKind.RESUME, epoch=ckpt["epoch"], run_id=rid)
 
 
 def _write_artifacts(workdir: Path, result: dict[str, Any]) -> list[Path]:
@@ -82,8 +110,53 @@ def _write_artifacts(workdir: Path, result: dict[str, Any]) -> list[Path]:
     return [cfg_path, csv_path] + ([Path(result["final_checkpoint"])] if result["final_checkpoint"] else [])
 
 
-def execute(task: dict[str, Any], events: Any = None) -> dict[str, Any]:
-    """Run one point; ``events`` (a queue or None) receives progress dicts. Returns a status dict."""
+def _record_result(client, rid: str, workdir: Path, result: dict[str, Any]) -> dict[str, Any]:
+    finals = {k: result[k] for k in FINAL_METRICS}
+    tracking.log_epoch(client, rid, {"epoch": 0, **finals})
+    tracking.retry(client.set_tag, rid, Tag.DATA_SIZES, f"train={result['n_train']},test={result['n_test']}")
+    layers = [k.removeprefix("rate/") for k in result["history"][-1] if k.startswith("rate/")]
+    tracking.retry(client.set_tag, rid, Tag.LAYERS, ",".join(layers))
+    for path in _write_artifacts(workdir, result):
+        tracking.retry(client.log_artifact, rid, str(path))
+    return finals
+
+
+def _finish(client, rid: str) -> None:
+    tracking.retry(client.set_tag, rid, Tag.STATUS, RunStatus.FINISHED)
+    tracking.retry(client.set_terminated, rid, "FINISHED")
+
+
+def _fail(client, rid: str, err: BaseException) -> None:
+    tracking.retry(client.set_tag, rid, Tag.STATUS, RunStatus.FAILED)
+    tracking.retry(client.set_tag, rid, Tag.ERROR, f"{type(err).__name__}: {err}"[:4000])
+    tracking.retry(client.set_terminated, rid, "FAILED")
+
+
+def _train(client, rid: str, task: dict[str, Any], workdir: Path, device: str, emit) -> dict[str, Any]:
+    from suite import train
+
+    def on_epoch(metrics: dict[str, Any]) -> None:
+        tracking.log_epoch(client, rid, metrics)
+        emit(
+            kind=EventKind.EPOCH,
+            epoch=metrics["epoch"],
+            test_acc=metrics["test_acc"],
+            time=metrics["epoch_time"],
+        )
+
+    config = {**task["config"], **task.get("runtime", {}), "device": device}
+    try:
+        result = train.train(config, workdir=workdir, callback=on_epoch)
+    except BaseException as err:
+        _fail(client, rid, err)
+        raise
+    finals = _record_result(client, rid, workdir, result)
+    _finish(client, rid)
+    return finals
+
+
+def execute(task: dict[str, Any], events: Any = None) -> Result:
+    """Run one point; ``events`` (a queue or None) receives progress dicts."""
     from mlflow.tracking import MlflowClient
 
     from suite import train
@@ -95,75 +168,24 @@ def execute(task: dict[str, Any], events: Any = None) -> dict[str, Any]:
     workdir = Path(task["home"]) / "runs" / task["hash"]
     fd = _claim(workdir)
     if fd is None:
-        return {"hash": task["hash"], "status": "busy"}
+        return Result(task["hash"], Outcome.BUSY)
     try:
         client = MlflowClient(task["tracking_uri"])
-        exp = task["experiment_id"]
         found = tracking.find_child(client, task["hash"])
-        done = [r for r in found if r.data.tags.get("suite.status") == tracking.FINISHED]
-        if any(r.info.experiment_id == exp for r in done):
-            return {"hash": task["hash"], "status": "done"}
+        here = [r for r in found if r.info.experiment_id == task["experiment_id"]]
+        done = [r for r in found if tracking.is_finished(r)]
+        if any(tracking.is_finished(r) for r in here):
+            return Result(task["hash"], Outcome.DONE)
         if done:
-            rid = _copy_run(client, done[0], exp, task)
-            return {"hash": task["hash"], "status": "copied", "run_id": rid}
-        mine = [r for r in found if r.info.experiment_id == exp]
-        if mine:
-            rid = mine[0].info.run_id
+            return Result(task["hash"], Outcome.COPIED, _copy_run(client, done[0], task))
+        device = train.pick_device(task["config"]["device"])  # here, on the machine that trains
+        if here:
+            rid = here[0].info.run_id
             tracking.retry(client.update_run, rid, status="RUNNING")
         else:
-            tags = {
-                **_point_tags(task),
-                "suite.status": "running",
-                "mlflow.parentRunId": task["parent_run_id"],
-            }
-            tags.update(tracking.environment_tags(task["device"], task["commit"]))
-            run = tracking.retry(client.create_run, exp, tags=tags, run_name=task["name"])
-            rid = run.info.run_id
-            from mlflow.entities import Param
-
-            params = [Param(k, v) for k, v in tracking.params_of(task["config"]).items()]
-            tracking.retry(client.log_batch, rid, params=params)
-
-        # Epochs checkpointed before a kill but never logged are logged now, from the checkpoint.
-        ckpt = train.load_checkpoint(workdir)
-        if ckpt is not None:
-            logged = tracking.logged_epochs(client, rid)
-            for metrics in ckpt["history"]:
-                if metrics["epoch"] not in logged:
-                    tracking.log_epoch(client, rid, metrics)
-            emit(kind="resume", epoch=ckpt["epoch"], run_id=rid)
-        del ckpt
-
-        def on_epoch(metrics: dict[str, Any]) -> None:
-            tracking.log_epoch(client, rid, metrics)
-            emit(
-                kind="epoch", epoch=metrics["epoch"], test_acc=metrics["test_acc"], time=metrics["epoch_time"]
-            )
-
-        config = {**task["config"], **task.get("runtime", {})}
-        try:
-            result = train.train(config, workdir=workdir, callback=on_epoch)
-        except BaseException as err:
-            tracking.retry(client.set_tag, rid, "suite.status", "failed")
-            tracking.retry(client.set_tag, rid, "suite.error", f"{type(err).__name__}: {err}"[:4000])
-            tracking.retry(client.set_terminated, rid, "FAILED")
-            raise
-        finals = {
-            k: result[k]
-            for k in ("best_test_acc", "final_test_acc", "n_params", "n_train", "n_test", "wall_time_s")
-        }
-        tracking.log_epoch(client, rid, {"epoch": 0, **finals})
-        tracking.retry(
-            client.set_tag, rid, "suite.data_sizes", f"train={result['n_train']},test={result['n_test']}"
-        )
-        layers = [k.removeprefix("rate/") for k in result["history"][-1] if k.startswith("rate/")]
-        tracking.retry(
-            client.set_tag, rid, "suite.layers", ",".join(layers)
-        )  # forward order, for the figures
-        for path in _write_artifacts(workdir, result):
-            tracking.retry(client.log_artifact, rid, str(path))
-        tracking.retry(client.set_tag, rid, "suite.status", tracking.FINISHED)
-        tracking.retry(client.set_terminated, rid, "FINISHED")
-        return {"hash": task["hash"], "status": "trained", "run_id": rid, **finals}
+            rid = _create_run(client, task, device)
+        _log_backlog(client, rid, workdir, emit)
+        finals = _train(client, rid, task, workdir, device, emit)
+        return Result(task["hash"], Outcome.TRAINED, rid, finals)
     finally:
         os.close(fd)

@@ -17,7 +17,7 @@ from suite import data
 from suite.data import cache as frame_cache
 from suite.data import events as event_sets
 from suite.data.cache import CacheWarning
-from suite.data.layouts import Record
+from suite.data.file_layouts import Record
 
 
 def nmnist(root, T=10, n=4, **options):
@@ -254,13 +254,13 @@ def test_widening_in_place_keeps_every_count(monkeypatch):
 
 
 def test_fill_cache_frames_every_gesture_reading_each_recording_once(gesture_release_root, private_cache):
-    from suite.data import layouts
+    from suite.data import file_layouts
 
-    layouts._aedat31.cache_clear()
+    file_layouts._aedat31.cache_clear()
     ds = data.load("dvs-gesture", "train", T=2, root=gesture_release_root, download=False)
     ds.fill_cache()
     (pack,) = packs(private_cache)
-    assert frame_cache.read_pack(pack).shape[0] == 3 and layouts._aedat31.cache_info().misses == 1
+    assert frame_cache.read_pack(pack).shape[0] == 3 and file_layouts._aedat31.cache_info().misses == 1
     served = unreadable(data.load("dvs-gesture", "train", T=2, root=gesture_release_root, download=False))
     assert all(torch.equal(served[i][0], ds[i][0]) for i in range(3))
     uncached = data.load("dvs-gesture", "train", T=2, root=gesture_release_root, download=False, cache=False)

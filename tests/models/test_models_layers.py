@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import suite.models as models
-from suite.models.layers import Encoder, MaxPool, SeqDropout, Vote
+from suite.models.layers import Encoder, MaxPool, SeqDropout, VotingDecoder
 from suite.neurons import SpikingNeuron
 
 
@@ -62,7 +62,7 @@ def test_summed_weight_equals_parallel_convs_summed():
 
 def test_vote_averages_groups_of_ten_then_time():
     """Class score = AvgPool1d(10) over the 10 x classes neurons, then the mean over T."""
-    vote = Vote(30, 3, lambda: nn.Identity(), dropout=0.0)
+    vote = VotingDecoder(30, 3, lambda: nn.Identity(), dropout=0.0)
     with torch.no_grad():  # FC = identity, so the "spikes" are the input
         vote.fc.weight.copy_(torch.eye(30))
         vote.fc.bias.zero_()

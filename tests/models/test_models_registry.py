@@ -72,7 +72,8 @@ def test_neuron_params_reach_every_neuron(build):
     neurons = [m for m in net.modules() if isinstance(m, SpikingNeuron)]
     assert len(neurons) == 4
     assert all(
-        m.static.surrogate == "sigmoid" and m.static.alpha == 3.0 and m.static.detach_reset for m in neurons
+        m.constants.surrogate == "sigmoid" and m.constants.alpha == 3.0 and m.constants.detach_reset
+        for m in neurons
     )
     assert len({id(m) for m in neurons}) == 4, "each layer owns its neuron (its own k)"
 

@@ -18,7 +18,7 @@ def trace(name: str, xs: list[float], k: float | None = None, **params):
     if k is not None:
         with torch.no_grad():
             n.k.fill_(k)
-    p, c = n.params(torch.float64), n.static
+    p, c = n.params(torch.float64), n.constants
     v = torch.zeros(1, dtype=torch.float64)
     spikes, vs = [], []
     for x in xs:
@@ -101,7 +101,7 @@ def test_surrogate_matches_eq9_both_branches(fused, k):
     p = n.params(torch.float64)._replace(v_th=v_th)
     grads = []
     for x in xs:  # one sample at a time: dS/dV_th of a single neuron
-        s = kernel.run(x.view(1, 1), p, n.static, use_fused=fused)
+        s = kernel.run(x.view(1, 1), p, n.constants, use_fused=fused)
         (g,) = torch.autograd.grad(s.sum(), v_th)
         grads.append(-g.item())
     expected = [

@@ -47,11 +47,11 @@ def test_learnable_parameters_are_per_layer_scalars(name):
 def test_paper_defaults():
     n = neurons.make("KLIF")
     assert n.tau == 2.0 and n.v_th.item() == 1.0
-    c = n.static
+    c = n.constants
     assert (c.v_reset, c.v_init, c.surrogate, c.alpha, c.detach_reset) == (0.0, 0.0, "atan", 2.0, False)
     assert n.k_bounds == (0.5, 5.0)
-    assert neurons.make("KLIF-CELU").static.act_param == 1.0
-    assert neurons.make("KLIF-LeakyReLU").static.act_param == 0.01
+    assert neurons.make("KLIF-CELU").constants.act_param == 1.0
+    assert neurons.make("KLIF-LeakyReLU").constants.act_param == 0.01
 
 
 @pytest.mark.parametrize("name", surrogates.names())

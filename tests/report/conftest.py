@@ -12,6 +12,8 @@ import os
 import pandas as pd
 import pytest
 
+from suite.contract import Role, RunStatus, Tag
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 # best test accuracy of seed 0 per (study point); seed s adds DELTA[s]; final accuracy is best - 0.4 - 0.1 s
@@ -182,26 +184,26 @@ def log_to_mlflow(uri: str, points, *, profile="cpu", start=1_700_000_000_000):
         if p["study"] not in parents:
             exp = client.get_experiment_by_name(p["study"])
             exp_id = exp.experiment_id if exp else client.create_experiment(p["study"])
-            tags = {"suite.role": "parent", "suite.study": p["study"]}
+            tags = {Tag.ROLE: Role.PARENT, Tag.STUDY: p["study"]}
             parents[p["study"]] = (exp_id, client.create_run(exp_id, start_time=start, tags=tags).info.run_id)
         exp_id, parent = parents[p["study"]]
         cfg = config(p, i)
         best, final, rows = curve(p)
         tags = {
-            "suite.role": "child",
-            "mlflow.parentRunId": parent,
-            "suite.study": p["study"],
-            "suite.profile": p.get("profile", profile),
-            "suite.config_hash": p.get("hash", f"h{i:03d}"),
-            "suite.status": p.get("status", "finished"),
-            "suite.commit": "abc1234",
-            "suite.host": "testhost",
-            "suite.hardware": "cpu: 2 cores, Test CPU",
-            "suite.torch": "2.13.0",
-            "suite.device": "cpu",
-            "suite.data_sizes": "train=512,test=256",
-            "suite.axis.neuron": p["neuron"],
-            "suite.axis.dataset": p["dataset"],
+            Tag.ROLE: Role.CHILD,
+            Tag.PARENT_RUN: parent,
+            Tag.STUDY: p["study"],
+            Tag.PROFILE: p.get("profile", profile),
+            Tag.CONFIG_HASH: p.get("hash", f"h{i:03d}"),
+            Tag.STATUS: p.get("status", RunStatus.FINISHED),
+            Tag.COMMIT: "abc1234",
+            Tag.HOST: "testhost",
+            Tag.HARDWARE: "cpu: 2 cores, Test CPU",
+            Tag.TORCH: "2.13.0",
+            Tag.DEVICE: "cpu",
+            Tag.DATA_SIZES: "train=512,test=256",
+            Tag.axis("neuron"): p["neuron"],
+            Tag.axis("dataset"): p["dataset"],
         }
         run = client.create_run(exp_id, start_time=start + 1000 * (i + 1) + p.get("age", 0))
         rid = run.info.run_id

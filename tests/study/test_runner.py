@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from suite.contract import Role, RunStatus, Tag, tag_filter
 from suite.study import run_study, study_names
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ limit_test = 100
 
 def _children(client, experiment: str):
     exp = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([exp.experiment_id], filter_string="tags.`suite.role` = 'child'")
+    runs = client.search_runs([exp.experiment_id], filter_string=tag_filter(ROLE=Role.CHILD))
     return runs
 
 
@@ -75,13 +76,13 @@ def test_smoke_profile_runs_end_to_end_and_rerun_does_nothing(
     )
     assert code == 0, "\n".join(lines)
     runs = _children(MlflowClient(uri), name)
-    finished = [r for r in runs if r.data.tags["suite.status"] == "finished"]
+    finished = [r for r in runs if r.data.tags[Tag.STATUS] == RunStatus.FINISHED]
     assert finished and len(finished) == len(runs)
-    hashes = [r.data.tags["suite.config_hash"] for r in runs]
+    hashes = [r.data.tags[Tag.CONFIG_HASH] for r in runs]
     assert len(hashes) == len(set(hashes)), "one child run per point"
     for r in finished:
         assert 0.0 <= r.data.metrics["best_test_acc"] <= 100.0
-        assert r.data.params["neuron"] and r.data.tags["suite.commit"]
+        assert r.data.params["neuron"] and r.data.tags[Tag.COMMIT]
 
     again: list[str] = []
     assert (
@@ -147,7 +148,7 @@ def test_sigkilled_worker_is_resumed_without_duplicates(tmp_path, store, data_ro
 
     client = MlflowClient(store)
     before = _children(client, "tiny")
-    assert any(r.data.tags["suite.status"] != "finished" for r in before)
+    assert any(r.data.tags[Tag.STATUS] != RunStatus.FINISHED for r in before)
 
     rerun = subprocess.run(
         _cli(study, store, data_root), env=env, capture_output=True, text=True, timeout=600
@@ -155,8 +156,8 @@ def test_sigkilled_worker_is_resumed_without_duplicates(tmp_path, store, data_ro
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "[resume]" in rerun.stdout
     after = _children(client, "tiny")
-    assert len(after) == 2 and {r.data.tags["suite.status"] for r in after} == {"finished"}
-    killed = {r.info.run_id for r in before if r.data.tags["suite.status"] != "finished"}
+    assert len(after) == 2 and {r.data.tags[Tag.STATUS] for r in after} == {RunStatus.FINISHED}
+    killed = {r.info.run_id for r in before if r.data.tags[Tag.STATUS] != RunStatus.FINISHED}
     assert killed <= {r.info.run_id for r in after}, "the killed run was resumed, not duplicated"
     for r in after:
         steps = [m.step for m in client.get_metric_history(r.info.run_id, "test_acc")]
@@ -184,5 +185,5 @@ def test_two_runners_on_one_store_stay_consistent(tmp_path, store, data_root):
     assert all(p.returncode == 0 for p in procs), outs
     runs = _children(MlflowClient(store), "tiny")
     assert len(runs) == 2, [r.data.tags for r in runs]
-    assert {r.data.tags["suite.status"] for r in runs} == {"finished"}
-    assert len({r.data.tags["suite.config_hash"] for r in runs}) == 2
+    assert {r.data.tags[Tag.STATUS] for r in runs} == {RunStatus.FINISHED}
+    assert len({r.data.tags[Tag.CONFIG_HASH] for r in runs}) == 2

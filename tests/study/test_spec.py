@@ -59,7 +59,7 @@ epochs = 1
     [
         (
             lambda s: s.replace('title = "t"', 'title = "t"\ncolour = "red"'),
-            "bad.toml: colour: unknown key; allowed: base, description, grid, include, name, notes, profiles",
+            "bad.toml: colour: unknown key; allowed: base, description, extends, grid, include, name, notes, profiles",
         ),
         (
             lambda s: s.replace('"LIF", "KLIF"', '"LIF", "QIF"'),
@@ -94,6 +94,31 @@ epochs = 1
             "bad.toml: profiles.smoke.where[0].match.tau: expected int or float, got bool True",
         ),
         (lambda s: s.replace("[base]", "[base"), "bad.toml: not valid TOML"),
+        # Values out of a setting's range are schema errors, before anything runs.
+        (
+            lambda s: s.replace("epochs = 1", "epochs = 0"),
+            "bad.toml: profiles.smoke.epochs: 0 is out of range",
+        ),
+        (
+            lambda s: s.replace("epochs = 1", "epochs = 1\nT = -1"),
+            "bad.toml: profiles.smoke.T: -1 is out of range; allowed: an integer >= 1",
+        ),
+        (
+            lambda s: s.replace("epochs = 1", "epochs = 1\nlr = nan"),
+            "bad.toml: profiles.smoke.lr: nan is out of range; allowed: a finite number > 0",
+        ),
+        (
+            lambda s: s.replace("epochs = 1", "epochs = 1\nwidth = inf"),
+            "bad.toml: profiles.smoke.width: inf is out of range",
+        ),
+        (
+            lambda s: s.replace("epochs = 1", 'epochs = 1\ndevice = "tpu:9"'),
+            "bad.toml: profiles.smoke.device: 'tpu:9' is out of range; allowed: auto, cpu, cuda",
+        ),
+        (
+            lambda s: s.replace('title = "t"', 'title = "t"\nextends = "nowhere"'),
+            "bad.toml: extends: no study 'nowhere' beside this file or in ",
+        ),
     ],
 )
 def test_malformed_study_one_line_error(tmp_path, edit, message):
@@ -134,3 +159,67 @@ def test_unknown_profile(tmp_path):
     path.write_text(GOOD)
     with pytest.raises(spec.StudyError, match="profiles.cpu: unknown profile; allowed: smoke"):
         spec.expand(spec.load(path), "cpu")
+
+
+def test_a_non_utf8_byte_is_one_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(GOOD.encode().replace(b'title = "t"', b'title = "t\xff"'))
+    with pytest.raises(spec.StudyError, match=r"bad.toml: not UTF-8 text") as info:
+        spec.load(path)
+    assert "\n" not in str(info.value)
+
+
+def test_extends_merges_tables_replaces_arrays_and_names_the_file_of_a_bad_key(tmp_path):
+    (tmp_path / "_common.toml").write_text("[profiles.smoke]\nepochs = 1\nlr = 1e-3\nseeds = [0, 1]\n")
+    (tmp_path / "parent.toml").write_text(
+        GOOD.replace('name = "bad"', 'name = "parent"\nextends = "_common"').replace(
+            "[profiles.smoke]\nepochs = 1\n", ""
+        )
+    )
+    child = tmp_path / "child.toml"
+    child.write_text(
+        'name = "child"\nextends = "parent"\ntitle = "c"\n[grid]\nneuron = ["KLIF"]\n[profiles.smoke]\nseeds = [3]\n'
+    )
+    study = spec.load(child)
+    assert (study.name, study.title, study.base, study.grid) == (
+        "child",
+        "c",
+        {"dataset": "mnist"},
+        {"neuron": ["KLIF"]},
+    )
+    assert study.profiles["smoke"] == {"epochs": 1, "lr": 1e-3, "seeds": [3]}
+    assert [p.config["seed"] for p in spec.expand(study, "smoke")] == [3]
+
+    (tmp_path / "_common.toml").write_text("[profiles.smoke]\nepochs = -2\n")
+    with pytest.raises(spec.StudyError) as info:
+        spec.load(child)
+    assert str(info.value).startswith(
+        f"{tmp_path / '_common.toml'}: profiles.smoke.epochs: -2 is out of range"
+    )
+
+    (tmp_path / "_common.toml").write_text('extends = "child"\n')
+    with pytest.raises(spec.StudyError, match="extends: 'child' extends this file again"):
+        spec.load(child)
+
+
+def test_table4_states_only_what_differs_from_table2():
+    t2, t4 = (spec.load(find_study(n)) for n in ("table2", "table4"))
+    assert t4.profiles == t2.profiles and t4.base == t2.base
+    assert t4.grid == {**t2.grid, "neuron": ["KLIF", "KLIF*"]}
+
+
+def test_fragments_are_not_studies():
+    assert all(not n.startswith("_") for n in study_names())
+    with pytest.raises(spec.StudyError, match="unknown study '_shared'"):
+        find_study("_shared")
+
+
+def test_a_study_anywhere_may_extend_a_paper_study(tmp_path):
+    mine = tmp_path / "mine.toml"
+    mine.write_text('name = "mine"\nextends = "table2"\ntitle = "mine"\n[grid]\nneuron = ["LIF", "PLIF"]\n')
+    study = spec.load(mine)
+    assert study.grid["neuron"] == ["LIF", "PLIF"] and "smoke" in study.profiles
+    lif = {p.hash for p in spec.expand(study, "cpu") if p.config["neuron"] == "LIF"}
+    assert lif == {
+        p.hash for p in spec.expand(spec.load(find_study("table2")), "cpu") if p.config["neuron"] == "LIF"
+    }

@@ -1,6 +1,6 @@
 """The on-disk layouts each event set is found in, and the reader for each layout's files.
 
-A :class:`Layout` lists a split's recordings as :class:`Record` s (file, label, reader, optional time
+A :class:`FileLayout` lists a split's recordings as :class:`Record` s (file, label, reader, optional time
 segment) and returns ``[]`` when its files are absent, so a dataset's layouts are tried in order and the
 first that finds anything wins (or ``layout=<name>`` picks one). Whatever count of files is present is read:
 the shared test data holds subsets.
@@ -31,7 +31,7 @@ class Record(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Layout:
+class FileLayout:
     name: str
     folder: str  # under the data root
     expected: str  # the files, relative to ``folder``, for the not-found message
@@ -169,17 +169,17 @@ def cifar10dvs_classes(folder: Path, split: str) -> list[Record]:
 
 
 NMNIST_LAYOUTS = (
-    Layout("original", "NMNIST", "{Train,Test}/<digit 0-9>/*.bin (40-bit events)", nmnist_original),
+    FileLayout("original", "NMNIST", "{Train,Test}/<digit 0-9>/*.bin (40-bit events)", nmnist_original),
 )
 GESTURE_LAYOUTS = (
-    Layout(
+    FileLayout(
         "original",
         "DvsGesture",
         "trials_to_{train,test}.txt, user*_*.aedat (AEDAT 3.1), user*_*_labels.csv",
         gesture_original,
     ),
-    Layout("tonic", "DVSGesture", "ibmGesture{Train,Test}/user*_*/<label>.npy", gesture_tonic),
-    Layout(
+    FileLayout("tonic", "DVSGesture", "ibmGesture{Train,Test}/user*_*/<label>.npy", gesture_tonic),
+    FileLayout(
         "samples",
         "DVSGesture-samples",
         "labels.txt + *.bin (40-bit events)",
@@ -188,7 +188,7 @@ GESTURE_LAYOUTS = (
     ),
 )
 CIFAR10DVS_LAYOUTS = tuple(
-    Layout(
+    FileLayout(
         "original" if folder == "CIFAR10-DVS" else "tonic",
         folder,
         "<class>/{*.aedat (AEDAT 2.0), *.aedat4}",

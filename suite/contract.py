@@ -1,0 +1,116 @@
+"""The names the runner, the worker, the tracking store and the reporter share, in one place.
+
+What is written to MLflow is read back by other processes, other machines and later versions of the
+reporter, so every tag name, tag value and result kind is a constant here, never a string typed out at the
+point of use. Tests import them too.
+
+A study's experiment holds one parent run per invocation (``Tag.ROLE = Role.PARENT``) and one child run
+per point (``Role.CHILD``), tagged with the study, the profile, the point's config hash and its axis values
+(``Tag.axis(key)``). A child's ``Tag.STATUS`` is ``RunStatus.FINISHED`` only after its last epoch: MLflow's
+own run status says whether a process is alive, ours says whether the result is complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class StrEnum(str, Enum):
+    """An enum whose members are their string values (``f"{m}"`` and ``str(m)`` give the value)."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class Tag:
+    """MLflow tag names (``suite.*``)."""
+
+    ROLE = "suite.role"
+    STUDY = "suite.study"
+    PROFILE = "suite.profile"
+    CONFIG_HASH = "suite.config_hash"
+    STATUS = "suite.status"
+    ERROR = "suite.error"
+    COPIED_FROM = "suite.copied_from"
+    COMMIT = "suite.commit"
+    COMMAND = "suite.command"
+    HOST = "suite.host"
+    HARDWARE = "suite.hardware"
+    TORCH = "suite.torch"
+    DEVICE = "suite.device"
+    DATA_SIZES = "suite.data_sizes"
+    LAYERS = "suite.layers"  # the probed layers in forward order, comma-separated (for the figures)
+    AXIS_PREFIX = "suite.axis."
+    PREFIX = "suite."
+    PARENT_RUN = "mlflow.parentRunId"  # MLflow's own: nests a child under its parent in the UI
+
+    @staticmethod
+    def axis(key: str) -> str:
+        return f"{Tag.AXIS_PREFIX}{key}"
+
+
+class Role(StrEnum):
+    PARENT = "parent"
+    CHILD = "child"
+
+
+class RunStatus(StrEnum):
+    """``Tag.STATUS`` of a child run."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class Outcome(StrEnum):
+    """What the worker did with a point."""
+
+    BUSY = "busy"  # another process holds the point's claim
+    DONE = "done"  # already finished in this study's experiment
+    COPIED = "copied"  # finished in another study's experiment; copied, not retrained
+    TRAINED = "trained"
+
+
+class PointState(StrEnum):
+    """What the plan says of a point before anything runs."""
+
+    TO_RUN = "to run"
+    DONE = "done"
+    DONE_ELSEWHERE = "done elsewhere (will be copied)"
+    INTERRUPTED = "interrupted (will resume)"
+    SKIPPED = "skipped"
+
+    @property
+    def runs(self) -> bool:
+        return self not in (PointState.DONE, PointState.SKIPPED)
+
+
+class EventKind(StrEnum):
+    """Progress events a worker sends to the runner."""
+
+    EPOCH = "epoch"
+    RESUME = "resume"
+
+
+# Metrics logged once at the end of a run (step 0), beside the per-epoch history.
+FINAL_METRICS = ("best_test_acc", "final_test_acc", "n_params", "n_train", "n_test", "wall_time_s")
+
+
+@dataclass(frozen=True)
+class Result:
+    """A worker's answer for one point (picklable, JSON-able through :meth:`as_dict`)."""
+
+    hash: str
+    outcome: Outcome
+    run_id: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)  # FINAL_METRICS, when trained
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hash": self.hash, "status": str(self.outcome), "run_id": self.run_id, **self.metrics}
+
+
+def tag_filter(**tags: str) -> str:
+    """An MLflow search filter matching these tags exactly: ``tag_filter(ROLE=Role.CHILD)``."""
+    return " AND ".join(f"tags.`{getattr(Tag, key)}` = '{value}'" for key, value in tags.items())

@@ -1,0 +1,81 @@
+"""The plan: what the store holds of each point, read in one query, as states (not printed text)."""
+
+from __future__ import annotations
+
+import pytest
+
+from suite.contract import PointState, Role, RunStatus, Tag
+from suite.study import executor, spec
+from suite.study.plan import make_plan
+
+STUDY = """
+name = "planned"
+title = "t"
+seeds = [0]
+[base]
+dataset = "mnist"
+[grid]
+neuron = ["LIF", "KLIF", "k-only", "ReLU-only", "PLIF"]
+[profiles.smoke]
+epochs = 1
+[[profiles.smoke.skip]]
+match = { neuron = "PLIF" }
+why = "left out on purpose"
+"""
+
+
+def test_states_from_the_store(tmp_path, data_root):
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path / "planned.toml"
+    path.write_text(STUDY)
+    study = spec.load(path)
+    uri = f"sqlite:///{tmp_path}/m.db"
+    plan = make_plan(study, "smoke", uri=uri, data_root=str(data_root))
+    assert [plan.states[p.hash] for p in plan.points] == [PointState.TO_RUN] * 4 + [PointState.SKIPPED]
+
+    client = MlflowClient(uri)
+    other = client.create_experiment("other")
+    by_neuron = {p.config["neuron"]: p.hash for p in plan.points}
+
+    def child(exp, neuron, status):
+        tags = {Tag.ROLE: Role.CHILD, Tag.CONFIG_HASH: by_neuron[neuron], Tag.STATUS: status}
+        client.create_run(exp, tags=tags)
+
+    child(plan.experiment_id, "LIF", RunStatus.FINISHED)
+    child(other, "KLIF", RunStatus.FINISHED)
+    child(plan.experiment_id, "k-only", RunStatus.RUNNING)
+    plan = make_plan(study, "smoke", uri=uri, data_root=str(data_root))
+    assert [plan.states[p.hash] for p in plan.points] == [
+        PointState.DONE,
+        PointState.DONE_ELSEWHERE,
+        PointState.INTERRUPTED,
+        PointState.TO_RUN,
+        PointState.SKIPPED,
+    ]
+    assert [p.config["neuron"] for p in plan.todo] == ["KLIF", "k-only", "ReLU-only"]
+    assert "skipped (left out on purpose)" in plan.lines()[-1]
+
+
+@pytest.mark.parametrize(
+    "name,settings,message",
+    [
+        ("slurm", {}, "unknown executor 'slurm'; allowed: pool"),
+        ("pool", {"workers": 0}, "pool: workers: 0 is out of range; allowed: an integer >= 1"),
+        ("pool", {"workers": -3}, "pool: workers: -3 is out of range"),
+        (
+            "pool",
+            {"partition": "gpu"},
+            "pool: partition: unknown executor setting; allowed: workers, threads",
+        ),
+    ],
+)
+def test_executors_are_built_from_validated_settings(name, settings, message):
+    with pytest.raises(executor.ExecutorError, match=message):
+        executor.make(name, settings)
+
+
+def test_pool_divides_the_cores_among_its_workers():
+    pool = executor.make("pool", {"workers": 2})
+    assert pool.slots == 2 and pool.settings.threads is None
+    assert executor.make("pool", {"workers": 1, "threads": 3})._threads() == 3
