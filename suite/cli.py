@@ -102,7 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("study")
     p.add_argument("--profile", default="cpu")
     p.add_argument("--seeds", type=int, nargs="+")
-    p.add_argument("--workers", type=int, default=1, help="concurrent runs (the pool executor)")
+    p.add_argument(
+        "--workers",
+        type=lambda s: int(s) if s.lstrip("-").isdigit() else s,
+        default="auto",
+        help="concurrent runs: auto (default: one per core or GPU, as memory allows) or a number",
+    )
     p.add_argument("--executor", default="pool", help="how runs execute (default: pool, local processes)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: $SUITE_DATA, else ./data)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")

@@ -38,6 +38,9 @@ class Tag:
     COMMAND = "suite.command"
     HOST = "suite.host"
     HARDWARE = "suite.hardware"
+    CPU = "suite.cpu"  # the CPU model: oneDNN picks kernels by it, so results differ across models
+    THREADS = "suite.threads"  # torch threads of the run
+    WORKERS = "suite.workers"  # runs that shared the machine with it (the thread split is WORKERS x THREADS)
     TORCH = "suite.torch"
     DEVICE = "suite.device"
     DATA_SIZES = "suite.data_sizes"

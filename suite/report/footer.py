@@ -90,6 +90,7 @@ def items(
         ("T (time steps)", _per_column(layout, used, param("T"))),
         ("Seeds", _seeds(used)),
         ("Hardware", _unique(used, "hardware")),
+        *_thread_split(used),
         ("Training wall time", _wall_time(used)),
         ("Commit", _unique(used, "commit")),
         ("Command", command),
@@ -101,6 +102,18 @@ def items(
     if layout.paper:
         rows.append(("Paper values", f"{paper.table(layout.paper).caption.rstrip('.')} (as printed, in %)"))
     return tuple(rows)
+
+
+def _thread_split(used: pd.DataFrame) -> list[tuple[str, str]]:
+    """Concurrent runs x torch threads each: with the CPU model, what decides the exact numbers (README)."""
+    if "run_threads" not in used or used["run_threads"].isna().all():
+        return []  # runs from before the split was tagged
+    splits = {
+        f"{_text(r.get('concurrent_runs'))} runs × {_text(r.get('run_threads'))} threads"
+        for _, r in used.iterrows()
+        if canonical(r.get("run_threads")) is not None
+    }
+    return [("Thread split", "; ".join(sorted(splits)))]
 
 
 def _wall_time(used: pd.DataFrame) -> str:

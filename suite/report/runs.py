@@ -28,6 +28,10 @@ TAG_COLUMNS = {
     "device": Tag.DEVICE,
     # Optional: the spiking layers in forward order, comma-separated (orders the layers of Figs. 5 and 6).
     "layers": Tag.LAYERS,
+    # Optional (runs since the thread split was tagged): CPU model, torch threads, runs sharing the machine.
+    "cpu": Tag.CPU,
+    "run_threads": Tag.THREADS,
+    "concurrent_runs": Tag.WORKERS,
 }
 EPOCH_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "synops", "epoch_time")
 LAYER_PREFIXES = ("k/", "rate/")

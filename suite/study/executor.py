@@ -2,7 +2,8 @@
 
 An executor is built from its settings (:func:`make`: a name and a mapping, validated against the
 executor's settings dataclass, so a cluster executor's partition, GPUs or time limit come from a file, not
-code) and has ``slots`` (how many tasks run at once, for the ETA) and
+code) and has ``slots`` (how many tasks run at once, for the ETA), ``plan(n)`` (how it will run n tasks,
+in words, for the plan line) and
 ``run(tasks, on_event) -> Iterator[(task, Result | exception)]``: it starts the tasks (each a JSON-able
 dict for :func:`suite.study.worker.execute`), calls ``on_event`` with the progress dicts the workers send,
 and yields each task with its outcome as it completes. Workers log to the tracking store themselves and
@@ -12,6 +13,7 @@ claim points by a lock in ``SUITE_HOME``, so the runner needs nothing else from 
 from __future__ import annotations
 
 import dataclasses
+import math
 import multiprocessing as mp
 import os
 import queue
@@ -32,54 +34,123 @@ class ExecutorError(ValueError):
 class Executor(Protocol):
     slots: int
 
+    def plan(self, tasks: int) -> str: ...
+
     def run(self, tasks: list[dict], on_event: Callable[[Event], None]) -> Iterator[tuple[dict, Any]]: ...
+
+
+RUN_MEMORY_GB = 1.5  # what one CPU run of a cpu profile holds at most (measured ~0.7 GB; margin for data)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the pool divides: cores, available memory, GPUs (read once, where the pool runs)."""
+
+    cores: int
+    memory_gb: float
+    gpus: int
+
+    @staticmethod
+    def here() -> Machine:
+        memory = math.inf
+        try:
+            for line in open("/proc/meminfo"):
+                if line.startswith("MemAvailable:"):
+                    memory = int(line.split()[1]) / 2**20
+        except OSError:
+            pass
+        import torch
+
+        return Machine(
+            os.cpu_count() or 1, memory, torch.cuda.device_count() if torch.cuda.is_available() else 0
+        )
+
+
+def split(
+    machine: Machine, tasks: int, workers: int | str = "auto", threads: int | None = None
+) -> tuple[int, int]:
+    """(concurrent runs, torch threads per run) for ``tasks`` runs on ``machine``.
+
+    ``auto``: one run per GPU where there are GPUs; on a CPU one single-threaded run per core, as many as
+    the memory holds. Small SNNs scale better over processes than over threads: table3's cpu profile on 2
+    cores takes 23 min as 2 runs x 1 thread and 48 min as 1 run x 2 threads. Never more runs than tasks, so
+    the last runs of a study get the cores the others freed.
+    """
+    if workers == "auto":
+        by_memory = (
+            max(1, int(machine.memory_gb // RUN_MEMORY_GB))
+            if math.isfinite(machine.memory_gb)
+            else machine.cores
+        )
+        workers = machine.gpus or min(machine.cores, by_memory)
+        workers = max(1, min(workers, tasks))
+    return workers, threads or max(1, machine.cores // workers)
 
 
 @dataclass(frozen=True)
 class PoolSettings:
-    workers: int = 1  # concurrent runs
+    workers: int | str = "auto"  # concurrent runs, or "auto" (see split)
     threads: int | None = None  # torch threads per run; None = this machine's cores / workers
 
     def __post_init__(self):
-        if type(self.workers) is not int or self.workers < 1:
-            raise ExecutorError(f"pool: workers: {self.workers!r} is out of range; allowed: an integer >= 1")
+        if self.workers != "auto" and (type(self.workers) is not int or self.workers < 1):
+            raise ExecutorError(
+                f"pool: workers: {self.workers!r} is out of range; allowed: auto, an integer >= 1"
+            )
         if self.threads is not None and (type(self.threads) is not int or self.threads < 1):
             raise ExecutorError(f"pool: threads: {self.threads!r} is out of range; allowed: an integer >= 1")
+
+
+def _pin_gpu(gpus) -> None:
+    """Pool initializer on a GPU host: each worker process sees one GPU (set before torch starts CUDA)."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())
 
 
 class LocalPool:
     """A pool of local worker processes (spawned: no inherited threads, fresh torch state).
 
-    The cores are divided among the workers here, where the runs execute: each task gets its
-    ``runtime.threads`` unless it already says.
+    The machine is divided here, where the runs execute (:func:`split`): each task gets its
+    ``runtime.threads`` unless it already says, and on a GPU host each worker its own GPU.
     """
 
-    def __init__(self, settings: PoolSettings):
+    def __init__(self, settings: PoolSettings, machine: Machine | None = None):
         self.settings = settings
-        self.slots = settings.workers
+        self.machine = machine or Machine.here()
+        self.slots = self.settings.workers if self.settings.workers != "auto" else 1
 
-    def _threads(self) -> int:
-        return self.settings.threads or max(1, (os.cpu_count() or 1) // self.slots)
+    def plan(self, tasks: int) -> str:
+        """Fix the split for ``tasks`` runs; returns it in words for the plan line."""
+        self.slots, threads = split(self.machine, tasks, self.settings.workers, self.settings.threads)
+        gpus = ", one GPU each" if self.machine.gpus and self.slots <= self.machine.gpus else ""
+        return f"{self.slots} worker{'s' * (self.slots != 1)} × {threads} thread{'s' * (threads != 1)}{gpus}"
 
     def run(self, tasks: list[dict], on_event: Callable[[Event], None]) -> Iterator[tuple[dict, Any]]:
         ctx = mp.get_context("spawn")
-        threads = self._threads()
-        with ctx.Manager() as manager, ProcessPoolExecutor(self.slots, mp_context=ctx) as pool:
-            events = manager.Queue()
-            pending = {}
-            for task in tasks:
-                runtime = {"threads": threads, **task.get("runtime", {})}
-                pending[pool.submit(execute, {**task, "runtime": runtime}, events)] = task
-            while pending:
-                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+        slots, threads = split(self.machine, len(tasks), self.settings.workers, self.settings.threads)
+        self.slots = slots
+        with ctx.Manager() as manager:
+            events, gpus = manager.Queue(), manager.Queue()
+            pin = {}
+            if self.machine.gpus and slots <= self.machine.gpus:
+                for i in range(slots):
+                    gpus.put(i)
+                pin = {"initializer": _pin_gpu, "initargs": (gpus,)}
+            with ProcessPoolExecutor(slots, mp_context=ctx, **pin) as pool:
+                pending = {}
+                for task in tasks:
+                    runtime = {"threads": threads, **task.get("runtime", {})}
+                    job = {**task, "runtime": runtime, "concurrency": slots}
+                    pending[pool.submit(execute, job, events)] = task
+                while pending:
+                    done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    _drain(events, on_event)
+                    for fut in done:
+                        task = pending.pop(fut)
+                        try:
+                            yield task, fut.result()
+                        except Exception as err:  # a failed run, or a worker killed (BrokenProcessPool)
+                            yield task, err
                 _drain(events, on_event)
-                for fut in done:
-                    task = pending.pop(fut)
-                    try:
-                        yield task, fut.result()
-                    except Exception as err:  # a failed run, or a worker killed (BrokenProcessPool)
-                        yield task, err
-            _drain(events, on_event)
 
 
 def _drain(events, on_event) -> None:

@@ -153,7 +153,7 @@ def run_study(
     *,
     profile: str = "cpu",
     seeds: list[int] | None = None,
-    workers: int = 1,
+    workers: int | str = "auto",
     data_root: str | None = None,
     dry_run: bool = False,
     tracking_uri: str | None = None,
@@ -173,7 +173,9 @@ def run_study(
     except MissingData as err:
         out(str(err))
         return 2
-    for line in plan.lines():
+    lines = plan.lines()
+    lines[0] += f"; {pool.plan(len(plan.todo))}"
+    for line in lines:
         out(line)
     if dry_run:
         out(f"dry run: {len(plan.todo)} of {len(plan.points)} runs would execute")

@@ -120,29 +120,31 @@ def git_commit() -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def hardware(device: str) -> str:
     import torch
 
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)}"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu: {os.cpu_count()} cores, {cpu}"
+    return f"cpu: {os.cpu_count()} cores, {cpu_model()}"
 
 
-def environment_tags(device: str, commit: str) -> dict[str, str]:
+def environment_tags(device: str, commit: str, *, threads: int, workers: int) -> dict[str, str]:
     import torch
 
     return {
         Tag.COMMIT: commit,
         Tag.HOST: socket.gethostname(),
         Tag.HARDWARE: hardware(device),
+        Tag.CPU: cpu_model(),
+        Tag.THREADS: str(threads),
+        Tag.WORKERS: str(workers),
         Tag.TORCH: torch.__version__,
         Tag.DEVICE: device,
     }

@@ -74,10 +74,14 @@ def _copy_run(client, src, task: dict[str, Any]) -> str:
 
 
 def _create_run(client, task: dict[str, Any], device: str) -> str:
+    import torch
     from mlflow.entities import Param
 
+    threads = task.get("runtime", {}).get("threads") or torch.get_num_threads()
     tags = {**_point_tags(task), Tag.STATUS: RunStatus.RUNNING}
-    tags.update(tracking.environment_tags(device, task["commit"]))
+    tags.update(
+        tracking.environment_tags(device, task["commit"], threads=threads, workers=task.get("concurrency", 1))
+    )
     run = tracking.retry(client.create_run, task["experiment_id"], tags=tags, run_name=task["name"])
     params = tracking.params_of(task["config"])  # as planned and hashed (device "auto" stays "auto")
     _log_batches(client, run.info.run_id, params=[Param(k, v) for k, v in params.items()])

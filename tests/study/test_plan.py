@@ -61,7 +61,7 @@ def test_states_from_the_store(tmp_path, data_root):
     "name,settings,message",
     [
         ("slurm", {}, "unknown executor 'slurm'; allowed: pool"),
-        ("pool", {"workers": 0}, "pool: workers: 0 is out of range; allowed: an integer >= 1"),
+        ("pool", {"workers": 0}, "pool: workers: 0 is out of range; allowed: auto, an integer >= 1"),
         ("pool", {"workers": -3}, "pool: workers: -3 is out of range"),
         (
             "pool",
@@ -75,7 +75,22 @@ def test_executors_are_built_from_validated_settings(name, settings, message):
         executor.make(name, settings)
 
 
-def test_pool_divides_the_cores_among_its_workers():
-    pool = executor.make("pool", {"workers": 2})
-    assert pool.slots == 2 and pool.settings.threads is None
-    assert executor.make("pool", {"workers": 1, "threads": 3})._threads() == 3
+@pytest.mark.parametrize(
+    "machine,tasks,workers,threads,split",
+    [
+        (executor.Machine(2, 20.0, 0), 30, "auto", None, (2, 1)),  # this machine: a run per core
+        (executor.Machine(16, 20.0, 0), 30, "auto", None, (13, 1)),  # memory-bound: 20 GB / 1.5 GB
+        (executor.Machine(2, 20.0, 0), 1, "auto", None, (1, 2)),  # one run left gets both cores
+        (executor.Machine(16, 500.0, 4), 30, "auto", None, (4, 4)),  # a run per GPU
+        (executor.Machine(2, 20.0, 0), 30, 1, None, (1, 2)),  # an explicit number wins
+        (executor.Machine(8, 20.0, 0), 30, 2, 3, (2, 3)),
+    ],
+)
+def test_the_pool_divides_the_machine(machine, tasks, workers, threads, split):
+    assert executor.split(machine, tasks, workers, threads) == split
+
+
+def test_the_plan_line_says_the_split():
+    pool = executor.LocalPool(executor.PoolSettings(), executor.Machine(2, 20.0, 0))
+    assert pool.plan(30) == "2 workers × 1 thread" and pool.slots == 2
+    assert pool.plan(1) == "1 worker × 2 threads"
