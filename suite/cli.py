@@ -20,6 +20,7 @@ def _study(args) -> int:
         seeds=args.seeds,
         workers=args.workers,
         executor=args.executor,
+        **({"max_runs": args.max_runs} if args.max_runs is not None else {}),
         data_root=args.data_root,
         dry_run=args.dry_run,
         tracking_uri=args.tracking_uri,
@@ -29,10 +30,14 @@ def _study(args) -> int:
 
 def _report(args) -> int:
     from suite import report
-    from suite.study import study_names, tracking
+    from suite.contract import PROFILE_NAME
+    from suite.study import StudyError, study_names, tracking
 
+    if not PROFILE_NAME.fullmatch(args.profile):
+        raise StudyError(f"--profile {args.profile!r}: not a profile name; allowed: {PROFILE_NAME.pattern}")
     names = study_names() if args.study == "all" else [args.study]
     uri = args.tracking_uri or tracking.default_uri()
+    tracking.check_reachable(uri)
     command = "nox -s report -- " + " ".join([args.study, "--profile", args.profile])
     for name in names:
         for path in report.render(
@@ -108,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="concurrent runs: auto (default: one per core or GPU, as memory allows) or a number",
     )
+    p.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        help="refuse a study of more runs than this (default 10,000: a larger grid is usually a typo)",
+    )
     p.add_argument("--executor", default="pool", help="how runs execute (default: pool, local processes)")
     p.add_argument("--data-root", default=None, help="dataset folder (default: $SUITE_DATA, else ./data)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
@@ -139,9 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from suite.study.executor import ExecutorError
     from suite.study.spec import StudyError
+    from suite.study.tracking import StoreUnreachable
 
     try:
         return args.fn(args)
-    except (StudyError, ExecutorError) as err:
+    except (StudyError, ExecutorError, StoreUnreachable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before or after the runs (the runner handles it during them)
+        print("interrupted", file=sys.stderr)
+        return 130

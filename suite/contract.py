@@ -12,9 +12,13 @@ own run status says whether a process is alive, ours says whether the result is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+# A profile's name is also a folder (results/<profile>/) and a tag value: a plain identifier, never a path.
+PROFILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 
 class StrEnum(str, Enum):
@@ -36,6 +40,7 @@ class Tag:
     COPIED_FROM = "suite.copied_from"
     COMMIT = "suite.commit"
     COMMAND = "suite.command"
+    PID = "suite.pid"  # the runner's process id (with HOST: whether a RUNNING parent is still alive)
     HOST = "suite.host"
     HARDWARE = "suite.hardware"
     CPU = "suite.cpu"  # the CPU model: oneDNN picks kernels by it, so results differ across models
@@ -65,6 +70,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     FINISHED = "finished"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C, SIGTERM or a runner's death; resumes on the next run
 
 
 class Outcome(StrEnum):

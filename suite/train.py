@@ -57,7 +57,13 @@ def _seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every RNG state as tensors and plain Python values, so ``torch.load(weights_only=True)`` reads it."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -65,7 +71,8 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -82,13 +89,19 @@ def _save_checkpoint(workdir: Path, epoch: int, payload: dict[str, Any], keep: i
 
 
 def load_checkpoint(workdir: Path) -> dict[str, Any] | None:
-    """The newest readable checkpoint; a corrupt one is reported and the previous one used."""
+    """The newest readable checkpoint; a corrupt or unsafe one is refused in one line and the previous used.
+
+    Checkpoints hold only tensors and plain Python values and are read with ``weights_only=True``: a file
+    planted in a run folder cannot run code on resume (a full unpickler would execute whatever it names).
+    """
     for path in sorted(workdir.glob("ckpt-*.pt"), reverse=True):
         try:
-            return torch.load(path, map_location="cpu", weights_only=False)
+            return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
+            why = str(err).strip().splitlines()[0] if str(err).strip() else ""
             warnings.warn(
-                f"corrupt checkpoint {path} ({type(err).__name__}: {err}); trying the previous one",
+                f"corrupt checkpoint {path}, or not loadable safely ({type(err).__name__}: {why[:200]}): "
+                "refused; trying the previous one",
                 stacklevel=2,
             )
     return None
@@ -149,7 +162,7 @@ def _network(cfg: dict[str, Any], info) -> torch.nn.Module:
 
 
 def _epoch_metrics(epoch, train_stats, test_stats, scheduler, probe, model, epoch_time) -> dict[str, Any]:
-    return {
+    metrics = {
         "epoch": epoch,
         "train_loss": train_stats[0],
         "train_acc": train_stats[1],
@@ -161,6 +174,8 @@ def _epoch_metrics(epoch, train_stats, test_stats, scheduler, probe, model, epoc
         **{f"k/{name}": v for name, v in probes.k_values(model).items()},
         **{f"rate/{name}": v for name, v in probe.firing_rates().items()},
     }
+    # Plain floats (not numpy scalars): the checkpoint that holds the history loads with weights_only.
+    return {k: v if k == "epoch" or v is None else float(v) for k, v in metrics.items()}
 
 
 def _summary(cfg, history, model, train_set, test_set, wall, workdir: Path) -> dict[str, Any]:

@@ -67,3 +67,41 @@ def test_unknown_study_lists_the_known_ones(capsys):
     assert main(["study", "table9", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "unknown study 'table9'; known studies: controls, table2, table3, table4, table5" in err
+
+
+@pytest.mark.parametrize("profile", ["..", "../x", "a/b", ""])
+def test_report_refuses_a_profile_that_is_not_a_name(tmp_path, capsys, profile):
+    from suite.cli import main
+
+    out = tmp_path / "results"
+    assert (
+        main(
+            ["report", "table3", "--profile", profile, "--out", str(out), "--tracking-uri", "sqlite:///x.db"]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("error: --profile") and err.count("\n") == 1
+    assert not out.exists() and not (tmp_path / "x").exists()
+
+
+def test_an_unreachable_server_is_one_line_in_seconds(tmp_path, capsys):
+    from suite.cli import main
+
+    uri = f"http://127.0.0.1:{_free_port()}"
+    assert main(["report", "table3", "--profile", "cpu", "--out", str(tmp_path), "--tracking-uri", uri]) == 2
+    assert main(["study", "table3", "--profile", "cpu", "--dry-run", "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and err.count(f"tracking server {uri} is unreachable") == 2
+
+
+def test_credentials_never_reach_a_tag():
+    from suite.study.tracking import redact
+
+    assert (
+        redact(
+            "python -m suite study t --tracking-uri https://alice:s3cret@mlflow.lab:5000 --x postgresql://u:p@db/x"
+        )
+        == "python -m suite study t --tracking-uri https://***@mlflow.lab:5000 --x postgresql://***@db/x"
+    )
+    assert redact("sqlite:////home/a/mlflow.db") == "sqlite:////home/a/mlflow.db"

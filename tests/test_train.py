@@ -118,3 +118,72 @@ def test_corrupt_last_checkpoint_falls_back_to_the_previous(data_root, tmp_path)
         resumed = train.train(_cfg(data_root), workdir=work, callback=lambda m: seen.append(m["epoch"]))
     assert seen == [2, 3]
     assert [h["test_acc"] for h in resumed["history"]] == [h["test_acc"] for h in full["history"]]
+
+
+FRESH = """
+import hashlib, json, sys
+import torch
+from suite import train
+result = train.train(json.loads(sys.argv[1]), workdir=sys.argv[2])
+state = torch.load(result["final_checkpoint"], weights_only=False)["model"]
+digest = hashlib.sha256(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest()
+print(json.dumps([[[h["train_loss"], h["test_loss"], h["test_acc"]] for h in result["history"]], digest]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_run_is_bit_identical_for_a_fixed_machine_thread_split_and_seed(data_root, tmp_path, threads):
+    """Two fresh processes (as two study invocations are) with the same threads and seed agree to the bit.
+
+    Across CPU models or thread counts they need not: oneDNN picks kernels (and reduction orders) by both.
+    """
+    import json
+    import subprocess
+    import sys
+
+    cfg = json.dumps(_cfg(data_root, epochs=2, threads=threads))
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", FRESH, cfg, str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for name in ("a", "b")
+    ]
+    a, b = (json.loads(o.strip().splitlines()[-1]) for o in outs)
+    assert len(a[0]) == 2 and a == b
+
+
+class _Planted:
+    """What an attacker would pickle: unpickling it calls ``marker.touch()``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (type(self.marker).touch, (self.marker,))
+
+
+def test_a_planted_checkpoint_is_refused_not_run(tmp_path):
+    marker = tmp_path / "ran"
+    torch.save({"model": _Planted(marker), "epoch": 1}, tmp_path / "ckpt-0001.pt")
+    with pytest.warns(UserWarning, match=r"corrupt checkpoint .*ckpt-0001.pt, or not loadable safely"):
+        assert train.load_checkpoint(tmp_path) is None
+    assert not marker.exists(), "loading a checkpoint ran code from it"
+
+
+def test_checkpoints_hold_only_what_loads_safely(tmp_path):
+    import random
+
+    import numpy as np
+
+    np.random.seed(3)
+    random.seed(4)
+    state = train._rng_state()
+    torch.save({"rng": state, "history": [{"epoch": 1, "test_acc": 50.0}]}, tmp_path / "ckpt-0001.pt")
+    expected = (np.random.rand(3), random.random())
+    loaded = train.load_checkpoint(tmp_path)
+    train._set_rng_state(loaded["rng"])
+    assert np.array_equal(np.random.rand(3), expected[0]) and random.random() == expected[1]

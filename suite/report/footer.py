@@ -108,8 +108,13 @@ def _thread_split(used: pd.DataFrame) -> list[tuple[str, str]]:
     """Concurrent runs x torch threads each: with the CPU model, what decides the exact numbers (README)."""
     if "run_threads" not in used or used["run_threads"].isna().all():
         return []  # runs from before the split was tagged
+
+    def plural(value, word: str) -> str:
+        text = _text(value)
+        return f"{text} {word}" + ("" if text == "1" else "s")
+
     splits = {
-        f"{_text(r.get('concurrent_runs'))} runs × {_text(r.get('run_threads'))} threads"
+        f"{plural(r.get('concurrent_runs'), 'run')} at once × {plural(r.get('run_threads'), 'thread')} each"
         for _, r in used.iterrows()
         if canonical(r.get("run_threads")) is not None
     }

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from suite.contract import FINAL_METRICS, Role, RunStatus, Tag, tag_filter
+from suite.contract import FINAL_METRICS, PROFILE_NAME, Role, RunStatus, Tag, tag_filter
 
 ID_COLUMNS = ("run_id", "config_hash")
 # Run tag -> column. ``device`` is the device the run actually used (a config may ask for "auto").
@@ -39,7 +39,6 @@ LAYER_PREFIXES = ("k/", "rate/")
 # is not per-epoch lands in ``runs`` under the other. Neither is ever taken for a setting.
 PARAM_PREFIX, METRIC_PREFIX = "param:", "metric:"
 
-_PROFILE = re.compile(r"[A-Za-z0-9_.\-]+")
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _BOOL = {"true": True, "false": False}
@@ -210,8 +209,8 @@ def load_runs(study: str, profile: str, tracking_uri: str) -> tuple[pd.DataFrame
     """
     from mlflow.tracking import MlflowClient
 
-    if not _PROFILE.fullmatch(profile):
-        raise ValueError(f"profile must match {_PROFILE.pattern}, got {profile!r}")
+    if not PROFILE_NAME.fullmatch(profile):
+        raise ValueError(f"profile must match {PROFILE_NAME.pattern}, got {profile!r}")
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name(study)
     if experiment is None:

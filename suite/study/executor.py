@@ -17,9 +17,11 @@ import math
 import multiprocessing as mp
 import os
 import queue
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from multiprocessing.managers import SyncManager
 from typing import Any, Protocol
 
 from suite.study.worker import execute
@@ -101,9 +103,33 @@ class PoolSettings:
             raise ExecutorError(f"pool: threads: {self.threads!r} is out of range; allowed: an integer >= 1")
 
 
-def _pin_gpu(gpus) -> None:
-    """Pool initializer on a GPU host: each worker process sees one GPU (set before torch starts CUDA)."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())
+def _die_with_parent() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass  # not Linux: the runner's own handler still stops the workers it can reach
+
+
+def _init_worker(gpus) -> None:
+    """Each worker process: dies with its runner, leaves Ctrl-C to it, and on a GPU host sees one GPU.
+
+    A terminal's Ctrl-C reaches the whole process group; the runner alone handles it (stopping the workers
+    and marking their runs interrupted), so a worker must not fail its run on it. PR_SET_PDEATHSIG makes the
+    kernel kill a worker whose runner died, even by SIGKILL, instead of leaving it idle and holding memory.
+    """
+    _die_with_parent()
+    if gpus is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get_nowait())  # before torch starts CUDA
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Kill the running workers and drop the queued tasks (the pool has no public way to kill)."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 class LocalPool:
@@ -128,29 +154,36 @@ class LocalPool:
         ctx = mp.get_context("spawn")
         slots, threads = split(self.machine, len(tasks), self.settings.workers, self.settings.threads)
         self.slots = slots
-        with ctx.Manager() as manager:
+        manager = SyncManager(
+            ctx=ctx
+        )  # the event queues' server process: it must not outlive the runner either
+        manager.start(_die_with_parent)
+        with manager:
             events, gpus = manager.Queue(), manager.Queue()
-            pin = {}
-            if self.machine.gpus and slots <= self.machine.gpus:
-                for i in range(slots):
-                    gpus.put(i)
-                pin = {"initializer": _pin_gpu, "initargs": (gpus,)}
-            with ProcessPoolExecutor(slots, mp_context=ctx, **pin) as pool:
-                pending = {}
-                for task in tasks:
-                    runtime = {"threads": threads, **task.get("runtime", {})}
-                    job = {**task, "runtime": runtime, "concurrency": slots}
-                    pending[pool.submit(execute, job, events)] = task
-                while pending:
-                    done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            pinned = self.machine.gpus and slots <= self.machine.gpus
+            for i in range(slots if pinned else 0):
+                gpus.put(i)
+            init = {"initializer": _init_worker, "initargs": (gpus if pinned else None,)}
+            with ProcessPoolExecutor(slots, mp_context=ctx, **init) as pool:
+                try:
+                    pending = {}
+                    for task in tasks:
+                        runtime = {"threads": threads, **task.get("runtime", {})}
+                        job = {**task, "runtime": runtime, "concurrency": slots}
+                        pending[pool.submit(execute, job, events)] = task
+                    while pending:
+                        done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                        _drain(events, on_event)
+                        for fut in done:
+                            task = pending.pop(fut)
+                            try:
+                                yield task, fut.result()
+                            except Exception as err:  # a failed run, or a worker killed (BrokenProcessPool)
+                                yield task, err
                     _drain(events, on_event)
-                    for fut in done:
-                        task = pending.pop(fut)
-                        try:
-                            yield task, fut.result()
-                        except Exception as err:  # a failed run, or a worker killed (BrokenProcessPool)
-                            yield task, err
-                _drain(events, on_event)
+                except BaseException:  # Ctrl-C, SIGTERM, the runner giving up: no worker outlives it
+                    _stop(pool)
+                    raise
 
 
 def _drain(events, on_event) -> None:

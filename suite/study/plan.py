@@ -98,11 +98,17 @@ def _state(runs: list, experiment_id: str) -> PointState:
 
 
 def make_plan(
-    study: spec.Study, profile: str, *, uri: str, seeds: list[int] | None = None, data_root: str | None = None
+    study: spec.Study,
+    profile: str,
+    *,
+    uri: str,
+    seeds: list[int] | None = None,
+    data_root: str | None = None,
+    max_runs: int | None = spec.MAX_RUNS,
 ) -> Plan:
     """Expand, create the store (here, once, before any worker starts), check the data, read the store."""
     data_root = data_root or os.environ.get("SUITE_DATA")
-    points = spec.expand(study, profile, seeds=seeds)
+    points = spec.expand(study, profile, seeds=seeds, max_runs=max_runs)
     experiment_id = tracking.init_store(uri, study.name)
     missing = missing_data([p for p in points if not p.skip], data_root)
     if missing and not study.profiles[profile].get("skip_missing_data", False):

@@ -9,8 +9,12 @@ themselves; the runner tracks the invocation (the parent run), prints progress, 
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,7 +79,7 @@ class Progress:
 
 def _tasks(plan: Plan, parent_run_id: str, commit: str) -> list[dict[str, Any]]:
     """One JSON-able task per point to run (what :func:`suite.study.worker.execute` takes)."""
-    home = str(tracking.home())
+    home = str(tracking.runs_home(plan.uri))
     return [
         {
             "study": plan.study.name,
@@ -95,10 +99,22 @@ def _tasks(plan: Plan, parent_run_id: str, commit: str) -> list[dict[str, Any]]:
     ]
 
 
-def _execute(plan: Plan, pool: executors.Executor, out: Callable[[str], None]) -> int:
-    """Run the plan's points under a parent run (one per invocation); returns the number that failed."""
+INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C
+UNREACHABLE = 75  # EX_TEMPFAIL: the tracking server went away; try again later
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (a scheduler, `kill`) ends a study the way Ctrl-C does
+
+
+def _execute(plan: Plan, pool: executors.Executor, out: Callable[[str], None]) -> int | None:
+    """Run the plan's points under a parent run (one per invocation); returns the number that failed, or
+    None when interrupted (Ctrl-C, SIGTERM): then the workers are stopped, the parent is KILLED and the
+    unfinished children are marked interrupted, all resumable by running the same command again; or -1 when
+    the tracking server stopped answering (nothing more can be recorded; every run stays resumable)."""
     client = tracking.MlflowClient(plan.uri)
     commit = tracking.git_commit()
+    tracking.close_stale_parents(client, plan.experiment_id)
     parent = tracking.retry(
         client.create_run,
         plan.experiment_id,
@@ -107,10 +123,36 @@ def _execute(plan: Plan, pool: executors.Executor, out: Callable[[str], None]) -
             Tag.STUDY: plan.study.name,
             Tag.PROFILE: plan.profile,
             Tag.COMMIT: commit,
-            Tag.COMMAND: " ".join(shlex.quote(a) for a in sys.argv),
+            Tag.COMMAND: tracking.redact(" ".join(shlex.quote(a) for a in sys.argv)),
+            Tag.HOST: socket.gethostname(),
+            Tag.PID: str(os.getpid()),
         },
         run_name=f"{plan.study.name}-{plan.profile}-{time.strftime('%Y%m%d-%H%M%S')}",
     )
+    previous = (
+        signal.signal(signal.SIGTERM, _sigterm)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
+    try:
+        return _run_tasks(plan, pool, client, parent, commit, out)
+    except KeyboardInterrupt:
+        stopped = tracking.interrupt_children(client, plan.experiment_id, parent.info.run_id)
+        tracking.retry(client.set_terminated, parent.info.run_id, "KILLED")
+        out(
+            f"study {plan.study.name}: interrupted; {stopped} running runs stopped and marked interrupted; "
+            f"run the same command again to resume them"
+        )
+        return None
+    except tracking.StoreUnreachable as err:
+        out(f"study {plan.study.name}: stopped: {err}; start the server and run the same command again")
+        return -1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_tasks(plan: Plan, pool, client, parent, commit: str, out: Callable[[str], None]) -> int:
     tasks = _tasks(plan, parent.info.run_id, commit)
     progress = Progress(
         {t["hash"]: t["config"]["epochs"] for t in tasks},
@@ -121,6 +163,8 @@ def _execute(plan: Plan, pool: executors.Executor, out: Callable[[str], None]) -
     failed = busy = 0
     t0 = time.time()
     for task, result in pool.run(tasks, progress.event):
+        if isinstance(result, tracking.StoreUnreachable):
+            raise result  # every other run would wait out the same outage: stop them all, resumably
         progress.complete(task["hash"], result)
         failed += isinstance(result, BaseException)
         busy += isinstance(result, Result) and result.outcome == Outcome.BUSY
@@ -159,6 +203,7 @@ def run_study(
     tracking_uri: str | None = None,
     executor: str = "pool",
     executor_settings: Mapping[str, Any] | None = None,
+    max_runs: int | None = spec.MAX_RUNS,
     report: bool = True,
     results_dir: str | Path = "results",
     out: Callable[[str], None] = print,
@@ -167,9 +212,8 @@ def run_study(
     study = spec.load(find_study(name))
     pool = executors.make(executor, {"workers": workers, **(executor_settings or {})})
     try:
-        plan = make_plan(
-            study, profile, uri=tracking_uri or tracking.default_uri(), seeds=seeds, data_root=data_root
-        )
+        uri = tracking_uri or tracking.default_uri()
+        plan = make_plan(study, profile, uri=uri, seeds=seeds, data_root=data_root, max_runs=max_runs)
     except MissingData as err:
         out(str(err))
         return 2
@@ -181,6 +225,10 @@ def run_study(
         out(f"dry run: {len(plan.todo)} of {len(plan.points)} runs would execute")
         return 0
     failed = _execute(plan, pool, out)
+    if failed is None:
+        return INTERRUPTED
+    if failed < 0:
+        return UNREACHABLE
     if report and not failed:
         _render(study, profile, plan.uri, Path(results_dir) / profile, out)
     return 1 if failed else 0

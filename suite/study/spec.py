@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any, NoReturn
 import tomllib
 
 from suite import settings, train
+from suite.contract import PROFILE_NAME
 
 TOP_KEYS = {
     "name",
@@ -260,6 +262,8 @@ def load(path: str | Path) -> Study:
     check.keys("profiles", profiles, set(profiles))
     axes = set(grid) | {k for point in include for k in point}
     for pname, prof in profiles.items():
+        if not PROFILE_NAME.fullmatch(pname):
+            check.fail(f"profiles.{pname}", "a profile name is a folder name too", PROFILE_NAME.pattern)
         _check_profile(check, f"profiles.{pname}", prof, axes)
     report = raw.get("report", raw["name"])
     return Study(raw["name"], raw["title"], path, report, raw["seeds"], base, grid, include, profiles)
@@ -291,17 +295,38 @@ class Point:
         return " ".join(f"{k}={v}" for k, v in self.axes.items())
 
 
-def expand(study: Study, profile: str, *, seeds: list[int] | None = None, overrides=None) -> list[Point]:
-    """Grid product plus includes, times seeds, with the profile's overrides; in a stable order."""
+MAX_RUNS = 10_000  # a larger grid is refused unless asked for (--max-runs): it is usually a typo
+
+
+def _profile(study: Study, profile: str) -> dict[str, Any]:
     if profile not in study.profiles:
         raise StudyError(
             f"{study.path}: profiles.{profile}: unknown profile; allowed: {', '.join(study.profiles) or '(none)'}"
         )
-    prof = study.profiles[profile]
+    return study.profiles[profile]
+
+
+def count(study: Study, profile: str, *, seeds: list[int] | None = None) -> int:
+    """How many points :func:`expand` yields at most (before shared points merge), without expanding."""
+    n_seeds = len(seeds or _profile(study, profile).get("seeds", study.seeds))
+    grid = math.prod(len(v) for v in study.grid.values()) if study.grid else 1
+    included = sum(
+        math.prod(len(v) if isinstance(v, list) else 1 for v in inc.values()) for inc in study.include
+    )
+    return (grid + included) * n_seeds
+
+
+def _combinations(study: Study):
+    yield from itertools.product(*study.grid.values()) if study.grid else [()]
+
+
+def iter_points(study: Study, profile: str, *, seeds: list[int] | None = None, overrides=None):
+    """Grid product plus includes, times seeds, with the profile's overrides; lazily, in a stable order."""
+    prof = _profile(study, profile)
     settings = {k: v for k, v in prof.items() if k not in PROFILE_KEYS}
-    points = _product(study.grid) if study.grid else [{}]
-    points += [p for inc in study.include for p in _product(inc)]
-    out, seen = [], set()
+    grid = (dict(zip(study.grid, combo)) for combo in _combinations(study))
+    points = itertools.chain(grid, (p for inc in study.include for p in _product(inc)))
+    seen = set()
     for axes in points:
         for seed in seeds or prof.get("seeds", study.seeds):
             cfg = {**study.base, **settings, **axes}
@@ -322,5 +347,22 @@ def expand(study: Study, profile: str, *, seeds: list[int] | None = None, overri
             )
             if h not in seen:
                 seen.add(h)
-                out.append(Point(resolved, h, {**axes, "seed": seed}, why))
-    return out
+                yield Point(resolved, h, {**axes, "seed": seed}, why)
+
+
+def expand(
+    study: Study,
+    profile: str,
+    *,
+    seeds: list[int] | None = None,
+    overrides=None,
+    max_runs: int | None = MAX_RUNS,
+) -> list[Point]:
+    """Every point of the study under ``profile``; more than ``max_runs`` is one line, before expanding."""
+    n = count(study, profile, seeds=seeds)
+    if max_runs is not None and n > max_runs:
+        raise StudyError(
+            f"{study.path}: grid: {n:,} runs under profile {profile!r}, more than the cap of {max_runs:,}; "
+            f"allowed: pass --max-runs {n} to run them all"
+        )
+    return list(iter_points(study, profile, seeds=seeds, overrides=overrides))

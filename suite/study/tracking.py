@@ -13,8 +13,11 @@ device, data sizes and one per axis; every resolved setting as a param; per-epoc
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import platform
+import re
 import socket
 import subprocess
 import time
@@ -32,14 +35,83 @@ def home() -> Path:
     return Path(os.environ.get("SUITE_HOME", ".suite")).resolve()
 
 
+def runs_home(uri: str) -> Path:
+    """Where points are claimed and checkpointed (``<here>/runs/<hash>``): the claim must hold per store.
+
+    Beside a sqlite store, so every runner on that store shares the claims whatever its ``SUITE_HOME``;
+    for a server, ``SUITE_HOME``, which every machine sharing that server must share (a cluster's working
+    folder).
+    """
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).resolve().parent
+    return home()
+
+
 def default_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
 
 
+class StoreUnreachable(RuntimeError):
+    """The tracking server does not answer: one line naming it."""
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not after MLflow's minutes of retries, when an http(s) store does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout).close()
+    except OSError as err:
+        raise StoreUnreachable(
+            f"tracking server {redact(uri)} is unreachable ({getattr(err, 'reason', err)}); start it, or pass "
+            f"--tracking-uri; every run stays resumable"
+        ) from None
+
+
+def unreachable(err: BaseException) -> bool:
+    """Whether an error (or its cause) is the tracking server not answering, after MLflow's own retries."""
+    seen = err
+    while seen is not None:
+        text = f"{type(seen).__name__}: {seen}"
+        if any(
+            s in text for s in ("Max retries exceeded", "Connection refused", "ConnectionError", "timed out")
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def redact(text: str) -> str:
+    """``scheme://user:password@host`` -> ``scheme://***@host``: credentials never reach a tag or a log."""
+    return re.sub(r"(\w[\w+.-]*://)[^/@\s]+@", r"\1***@", text)
+
+
+@contextlib.contextmanager
+def _creation_lock(uri: str):
+    """Several processes creating one sqlite store at once corrupt its schema migration: one at a time."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".create-lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def init_store(uri: str, experiment: str) -> str:
     """Create the store (tables, migrations) and the study's experiment; returns the experiment id."""
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    check_reachable(uri)
+    with _creation_lock(uri):
+        return _init_store(uri, experiment)
+
+
+def _init_store(uri: str, experiment: str) -> str:
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is not None:
@@ -99,6 +171,49 @@ def children_by_hash(uri: str) -> dict[str, list]:
     for run in sorted(found, key=lambda r: (not is_finished(r), -(r.info.start_time or 0))):
         out.setdefault(run.data.tags.get(Tag.CONFIG_HASH, ""), []).append(run)
     return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def interrupt_children(client: MlflowClient, experiment_id: str, parent_run_id: str) -> int:
+    """Mark the unfinished children of a parent interrupted (resumable); returns how many."""
+    running = retry(
+        client.search_runs,
+        [experiment_id],
+        filter_string=tag_filter(ROLE=Role.CHILD, PARENT_RUN=parent_run_id, STATUS=RunStatus.RUNNING),
+        max_results=5000,
+    )
+    for run in running:
+        retry(client.set_tag, run.info.run_id, Tag.STATUS, RunStatus.INTERRUPTED)
+        retry(client.set_terminated, run.info.run_id, "KILLED")
+    return len(running)
+
+
+def close_stale_parents(client: MlflowClient, experiment_id: str) -> int:
+    """Parents left RUNNING by a runner on this host that is gone (SIGKILL, power cut): KILLED, with their
+    unfinished children marked interrupted. Runners on other hosts cannot be checked from here."""
+    parents = retry(
+        client.search_runs,
+        [experiment_id],
+        filter_string=tag_filter(ROLE=Role.PARENT) + " AND attributes.status = 'RUNNING'",
+        max_results=5000,
+    )
+    closed = 0
+    for run in parents:
+        pid, host = run.data.tags.get(Tag.PID), run.data.tags.get(Tag.HOST)
+        if host == socket.gethostname() and pid and pid.isdigit() and not _alive(int(pid)):
+            interrupt_children(client, experiment_id, run.info.run_id)
+            retry(client.set_terminated, run.info.run_id, "KILLED")
+            closed += 1
+    return closed
 
 
 def is_finished(run) -> bool:
@@ -164,4 +279,6 @@ def log_epoch(client: MlflowClient, run_id: str, metrics: dict[str, Any]) -> Non
 
 
 def logged_epochs(client: MlflowClient, run_id: str) -> set[int]:
-    return {m.step for m in retry(client.get_metric_history, run_id, "test_acc")}
+    """Epochs with metrics logged, and 0 once the final metrics are."""
+    epochs = {m.step for m in retry(client.get_metric_history, run_id, "test_acc")}
+    return epochs | ({0} if retry(client.get_metric_history, run_id, "best_test_acc") else set())

@@ -75,7 +75,6 @@ def _copy_run(client, src, task: dict[str, Any]) -> str:
 
 def _create_run(client, task: dict[str, Any], device: str) -> str:
     import torch
-    from mlflow.entities import Param
 
     threads = task.get("runtime", {}).get("threads") or torch.get_num_threads()
     tags = {**_point_tags(task), Tag.STATUS: RunStatus.RUNNING}
@@ -83,23 +82,37 @@ def _create_run(client, task: dict[str, Any], device: str) -> str:
         tracking.environment_tags(device, task["commit"], threads=threads, workers=task.get("concurrency", 1))
     )
     run = tracking.retry(client.create_run, task["experiment_id"], tags=tags, run_name=task["name"])
-    params = tracking.params_of(task["config"])  # as planned and hashed (device "auto" stays "auto")
-    _log_batches(client, run.info.run_id, params=[Param(k, v) for k, v in params.items()])
+    _log_params(client, run.info.run_id, task, have={})
     return run.info.run_id
 
 
-def _log_backlog(client, rid: str, workdir: Path, emit) -> None:
-    """Epochs checkpointed before a kill but never logged are logged now, from the checkpoint."""
+def _log_params(client, rid: str, task: dict[str, Any], have: dict[str, str]) -> None:
+    """The config as planned and hashed (device "auto" stays "auto"); on resume, what a kill left unlogged."""
+    from mlflow.entities import Param
+
+    params = tracking.params_of(task["config"])
+    _log_batches(client, rid, params=[Param(k, v) for k, v in params.items() if k not in have])
+
+
+def _log_backlog(client, rid: str, workdir: Path, emit) -> set[int]:
+    """Epochs checkpointed before a kill but never logged are logged now, from the checkpoint.
+
+    Returns every epoch the run has logged (step 0: the final metrics), so that nothing is logged twice: an
+    epoch retrained after falling back from a corrupt checkpoint was logged before it was lost, with the same
+    numbers (resume is exact).
+    """
     from suite import train
 
+    logged = tracking.logged_epochs(client, rid)
     ckpt = train.load_checkpoint(workdir)
     if ckpt is None:
-        return
-    logged = tracking.logged_epochs(client, rid)
+        return logged
     for metrics in ckpt["history"]:
         if metrics["epoch"] not in logged:
             tracking.log_epoch(client, rid, metrics)
+            logged.add(metrics["epoch"])
     emit(kind=EventKind.RESUME, epoch=ckpt["epoch"], run_id=rid)
+    return logged
 
 
 def _write_artifacts(workdir: Path, result: dict[str, Any]) -> list[Path]:
@@ -114,9 +127,10 @@ def _write_artifacts(workdir: Path, result: dict[str, Any]) -> list[Path]:
     return [cfg_path, csv_path] + ([Path(result["final_checkpoint"])] if result["final_checkpoint"] else [])
 
 
-def _record_result(client, rid: str, workdir: Path, result: dict[str, Any]) -> dict[str, Any]:
+def _record_result(client, rid: str, workdir: Path, result: dict[str, Any], logged: set[int]) -> dict:
     finals = {k: result[k] for k in FINAL_METRICS}
-    tracking.log_epoch(client, rid, {"epoch": 0, **finals})
+    if 0 not in logged:  # a kill between these and FINISHED must not log them twice
+        tracking.log_epoch(client, rid, {"epoch": 0, **finals})
     tracking.retry(client.set_tag, rid, Tag.DATA_SIZES, f"train={result['n_train']},test={result['n_test']}")
     layers = [k.removeprefix("rate/") for k in result["history"][-1] if k.startswith("rate/")]
     tracking.retry(client.set_tag, rid, Tag.LAYERS, ",".join(layers))
@@ -136,11 +150,12 @@ def _fail(client, rid: str, err: BaseException) -> None:
     tracking.retry(client.set_terminated, rid, "FAILED")
 
 
-def _train(client, rid: str, task: dict[str, Any], workdir: Path, device: str, emit) -> dict[str, Any]:
+def _train(client, rid: str, task: dict, workdir: Path, device: str, emit, logged: set[int]) -> dict:
     from suite import train
 
     def on_epoch(metrics: dict[str, Any]) -> None:
-        tracking.log_epoch(client, rid, metrics)
+        if metrics["epoch"] not in logged:
+            tracking.log_epoch(client, rid, metrics)
         emit(
             kind=EventKind.EPOCH,
             epoch=metrics["epoch"],
@@ -152,9 +167,10 @@ def _train(client, rid: str, task: dict[str, Any], workdir: Path, device: str, e
     try:
         result = train.train(config, workdir=workdir, callback=on_epoch)
     except BaseException as err:
-        _fail(client, rid, err)
+        if not tracking.unreachable(err):  # else nothing can be recorded: the run stays resumable as it is
+            _fail(client, rid, err)
         raise
-    finals = _record_result(client, rid, workdir, result)
+    finals = _record_result(client, rid, workdir, result, logged)
     _finish(client, rid)
     return finals
 
@@ -186,10 +202,20 @@ def execute(task: dict[str, Any], events: Any = None) -> Result:
         if here:
             rid = here[0].info.run_id
             tracking.retry(client.update_run, rid, status="RUNNING")
+            tracking.retry(client.set_tag, rid, Tag.STATUS, RunStatus.RUNNING)
+            tracking.retry(client.set_tag, rid, Tag.PARENT_RUN, task["parent_run_id"])  # this invocation's
+            _log_params(client, rid, task, have=here[0].data.params)
         else:
             rid = _create_run(client, task, device)
-        _log_backlog(client, rid, workdir, emit)
-        finals = _train(client, rid, task, workdir, device, emit)
+        logged = _log_backlog(client, rid, workdir, emit)
+        finals = _train(client, rid, task, workdir, device, emit, logged)
         return Result(task["hash"], Outcome.TRAINED, rid, finals)
+    except Exception as err:
+        if tracking.unreachable(err):
+            raise tracking.StoreUnreachable(
+                f"tracking server {tracking.redact(task['tracking_uri'])} is unreachable "
+                f"({type(err).__name__}); every run stays resumable"
+            ) from None
+        raise
     finally:
         os.close(fd)

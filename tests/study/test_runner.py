@@ -164,26 +164,199 @@ def test_sigkilled_worker_is_resumed_without_duplicates(tmp_path, store, data_ro
         assert sorted(steps) == [1, 2, 3]
 
 
-def test_two_runners_on_one_store_stay_consistent(tmp_path, store, data_root):
+def _one_value_per_epoch(client, runs, epochs):
+    for r in runs:
+        assert sorted(m.step for m in client.get_metric_history(r.info.run_id, "test_acc")) == list(
+            range(1, epochs + 1)
+        )
+        assert [m.step for m in client.get_metric_history(r.info.run_id, "best_test_acc")] == [0]
+
+
+@pytest.mark.parametrize("homes", ["one home", "two homes"])
+def test_two_runners_on_one_store_stay_consistent(tmp_path, store, data_root, homes):
+    """Claims hold per store: two runners with different SUITE_HOME (two users, two machines) never share a point."""
     from mlflow.tracking import MlflowClient
 
     study = _tiny(tmp_path, epochs=1, n=300)
     env = {**os.environ, "SUITE_HOME": str(tmp_path / "home")}
     # Create the store first, as the runner does, then start both at once.
     subprocess.run(_cli(study, store, data_root, "--dry-run"), env=env, check=True, capture_output=True)
+    envs = [env, {**env, "SUITE_HOME": str(tmp_path / ("home" if homes == "one home" else "elsewhere"))}]
     procs = [
         subprocess.Popen(
-            _cli(study, store, data_root),
-            env=env,
+            _cli(study, store, data_root, "--workers", "1"),
+            env=e,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for _ in range(2)
+        for e in envs
     ]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
-    runs = _children(MlflowClient(store), "tiny")
+    client = MlflowClient(store)
+    runs = _children(client, "tiny")
     assert len(runs) == 2, [r.data.tags for r in runs]
     assert {r.data.tags[Tag.STATUS] for r in runs} == {RunStatus.FINISHED}
     assert len({r.data.tags[Tag.CONFIG_HASH] for r in runs}) == 2
+    _one_value_per_epoch(client, runs, 1)
+
+
+def _start_and_wait_for_a_checkpoint(tmp_path, store, data_root):
+    study = _tiny(tmp_path, epochs=3, n=2000)
+    env = {**os.environ, "SUITE_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        _cli(study, store, data_root),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    runs_dir = tmp_path / "home" / "runs"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        found = sorted(runs_dir.glob("*/ckpt-0001.pt")) if runs_dir.exists() else []
+        if found:
+            return study, env, proc, int((found[0].parent / "lock").read_text())
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("no checkpoint appeared")
+
+
+def _gone(pid: int, seconds: float = 30) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_everything_resumably(tmp_path, store, data_root, sig):
+    from mlflow.tracking import MlflowClient
+
+    study, env, proc, worker_pid = _start_and_wait_for_a_checkpoint(tmp_path, store, data_root)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # a terminal's Ctrl-C reaches the whole foreground group
+    else:
+        os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err and out.strip().splitlines()[-1].startswith("study tiny: interrupted")
+    assert _gone(worker_pid), "a worker outlived its runner"
+
+    client = MlflowClient(store)
+    exp = client.get_experiment_by_name("tiny").experiment_id
+    parents = client.search_runs([exp], filter_string=tag_filter(ROLE=Role.PARENT))
+    assert [p.info.status for p in parents] == ["KILLED"]
+    stopped = _children(client, "tiny")
+    statuses = [r.data.tags[Tag.STATUS] for r in stopped]
+    assert RunStatus.INTERRUPTED in statuses and set(statuses) <= {RunStatus.INTERRUPTED, RunStatus.FINISHED}
+    assert {r.info.status for r in stopped if r.data.tags[Tag.STATUS] == RunStatus.INTERRUPTED} == {"KILLED"}
+
+    rerun = subprocess.run(
+        _cli(study, store, data_root), env=env, capture_output=True, text=True, timeout=600
+    )
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    after = _children(client, "tiny")
+    assert len(after) == 2 and {r.data.tags[Tag.STATUS] for r in after} == {RunStatus.FINISHED}
+    _one_value_per_epoch(client, after, 3)
+
+
+def test_a_sigkilled_runner_takes_its_workers_and_its_parent_is_closed_later(tmp_path, store, data_root):
+    from mlflow.tracking import MlflowClient
+
+    study, env, proc, worker_pid = _start_and_wait_for_a_checkpoint(tmp_path, store, data_root)
+    os.kill(proc.pid, signal.SIGKILL)  # the runner only
+    proc.wait(timeout=60)
+    assert _gone(worker_pid), "the worker was orphaned"
+    proc.communicate(timeout=60)  # EOF: no process of the runner's (workers, queue server) holds its pipes
+
+    client = MlflowClient(store)
+    exp = client.get_experiment_by_name("tiny").experiment_id
+    (stale,) = client.search_runs([exp], filter_string=tag_filter(ROLE=Role.PARENT))
+    assert stale.info.status == "RUNNING"
+    rerun = subprocess.run(
+        _cli(study, store, data_root), env=env, capture_output=True, text=True, timeout=600
+    )
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert client.get_run(stale.info.run_id).info.status == "KILLED"
+    after = _children(client, "tiny")
+    assert len(after) == 2 and {r.data.tags[Tag.STATUS] for r in after} == {RunStatus.FINISHED}
+    _one_value_per_epoch(client, after, 3)
+
+
+def _server(db: Path, port: int) -> subprocess.Popen:
+    import urllib.request
+
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}"]
+    cmd += ["--default-artifact-root", (db.parent / "art").as_uri(), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--workers", "1"]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError("the MLflow server did not start")
+
+
+def test_a_tracking_server_outage_stops_the_study_in_one_line_and_everything_resumes(tmp_path, data_root):
+    import socket
+
+    from mlflow.tracking import MlflowClient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db, uri = tmp_path / "server" / "mlflow.db", f"http://127.0.0.1:{port}"
+    db.parent.mkdir()
+    server = _server(db, port)
+    study = _tiny(tmp_path, epochs=3, n=2000)
+    # MLflow's retry budget, made short: the outage below outlasts it.
+    env = {**os.environ, "SUITE_HOME": str(tmp_path / "home"), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"}
+    env["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "5"
+    try:
+        proc = subprocess.Popen(
+            _cli(study, uri, data_root, "--workers", "1"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        runs_dir = tmp_path / "home" / "runs"
+        deadline = time.time() + 240
+        while time.time() < deadline and not list(runs_dir.glob("*/ckpt-0001.pt")):
+            time.sleep(0.2)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 75, out + err
+        assert "Traceback" not in out + err
+        assert "is unreachable" in out.strip().splitlines()[-1]
+
+        server = _server(db, port)
+        rerun = subprocess.run(
+            _cli(study, uri, data_root, "--workers", "1"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        client = MlflowClient(uri)
+        after = _children(client, "tiny")
+        assert len(after) == 2 and {r.data.tags[Tag.STATUS] for r in after} == {RunStatus.FINISHED}
+        _one_value_per_epoch(client, after, 3)
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)

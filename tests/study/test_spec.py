@@ -223,3 +223,23 @@ def test_a_study_anywhere_may_extend_a_paper_study(tmp_path):
     assert lif == {
         p.hash for p in spec.expand(spec.load(find_study("table2")), "cpu") if p.config["neuron"] == "LIF"
     }
+
+
+def test_a_huge_grid_is_refused_in_one_line_before_expanding(tmp_path):
+    path = tmp_path / "huge.toml"
+    values = lambda start: ", ".join(f"{start + i / 100:.2f}" for i in range(100))  # noqa: E731
+    path.write_text(
+        GOOD.replace('name = "bad"', 'name = "huge"').replace(
+            'neuron = ["LIF", "KLIF"]', f"lr = [{values(0.01)}]\nalpha = [{values(1)}]\ntau = [{values(2)}]"
+        )
+    )
+    study = spec.load(path)
+    assert spec.count(study, "smoke") == 1_000_000
+    with pytest.raises(spec.StudyError) as info:
+        spec.expand(study, "smoke")
+    assert str(info.value) == (
+        f"{path}: grid: 1,000,000 runs under profile 'smoke', more than the cap of 10,000; "
+        "allowed: pass --max-runs 1000000 to run them all"
+    )
+    first = next(spec.iter_points(study, "smoke"))  # lazily: the first point without the other 999,999
+    assert first.axes == {"lr": 0.01, "alpha": 1.0, "tau": 2.0, "seed": 0}
