@@ -105,3 +105,24 @@ def test_credentials_never_reach_a_tag():
         == "python -m suite study t --tracking-uri https://***@mlflow.lab:5000 --x postgresql://***@db/x"
     )
     assert redact("sqlite:////home/a/mlflow.db") == "sqlite:////home/a/mlflow.db"
+
+
+@pytest.mark.parametrize("workers", ["0", "-3", "many"])
+def test_a_bad_worker_count_is_one_line_before_the_store(tmp_path, capsys, workers):
+    from suite.cli import main
+
+    store = tmp_path / "store" / "mlflow.db"
+    args = [
+        "study",
+        "table3",
+        "--profile",
+        "smoke",
+        "--workers",
+        workers,
+        "--tracking-uri",
+        f"sqlite:///{store}",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: pool: workers: {workers if workers == 'many' else int(workers)!r}")
+    assert err.count("\n") == 1 and not store.parent.exists()
