@@ -56,26 +56,30 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _rng_state() -> dict[str, Any]:
-    """Every RNG state as tensors and plain Python values, so ``torch.load(weights_only=True)`` reads it."""
+def _rng_state(device: torch.device | None = None) -> dict[str, Any]:
+    """Every RNG state as tensors and plain Python values, so ``torch.load(weights_only=True)`` reads it.
+
+    On CUDA, the training device's generator only: how many GPUs a worker sees may change between an
+    interruption and the resume (pinning), and a CPU run must not start CUDA at all.
+    """
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
         "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
         "python": random.getstate(),
     }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device is not None and device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def _set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
     torch.set_rng_state(state["torch"])
     name, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if "cuda" in state and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def _save_checkpoint(workdir: Path, epoch: int, payload: dict[str, Any], keep: int = 2) -> Path:
@@ -99,9 +103,10 @@ def load_checkpoint(workdir: Path) -> dict[str, Any] | None:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
             why = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            old = " (an older, pickled format: the run restarts)" if "numpy" in str(err) else ""
             warnings.warn(
                 f"corrupt checkpoint {path}, or not loadable safely ({type(err).__name__}: {why[:200]}): "
-                "refused; trying the previous one",
+                f"refused{old}; trying the previous one",
                 stacklevel=2,
             )
     return None
@@ -230,7 +235,7 @@ def train(
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        _set_rng_state(ckpt["rng"])
+        _set_rng_state(ckpt["rng"], device)
         history, start_epoch, wall = ckpt["history"], ckpt["epoch"] + 1, ckpt["wall_time_s"]
 
     # Built once (workers persist); epoch e's order is drawn from (seed, e) by set_epoch.
@@ -259,7 +264,7 @@ def train(
         metrics = _epoch_metrics(epoch, train_stats, test_stats, scheduler, probe, model, epoch_time)
         history.append(metrics)
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
-        state |= {"scheduler": scheduler.state_dict(), "rng": _rng_state()}
+        state |= {"scheduler": scheduler.state_dict(), "rng": _rng_state(device)}
         _save_checkpoint(
             workdir, epoch, {**state, "epoch": epoch, "history": history, "wall_time_s": wall, "config": cfg}
         )

@@ -70,8 +70,10 @@ def test_unknown_study_lists_the_known_ones(capsys):
 
 
 @pytest.mark.parametrize("profile", ["..", "../x", "a/b", ""])
-def test_report_refuses_a_profile_that_is_not_a_name(tmp_path, capsys, profile):
+def test_report_refuses_a_profile_that_is_not_a_name(tmp_path, capsys, monkeypatch, profile):
     from suite.cli import main
+
+    monkeypatch.chdir(tmp_path)  # where sqlite:///x.db would be created
 
     out = tmp_path / "results"
     assert (
@@ -82,7 +84,7 @@ def test_report_refuses_a_profile_that_is_not_a_name(tmp_path, capsys, profile):
     )
     err = capsys.readouterr().err
     assert err.startswith("error: --profile") and err.count("\n") == 1
-    assert not out.exists() and not (tmp_path / "x").exists()
+    assert list(tmp_path.iterdir()) == [], "nothing written: no results folder, no store"
 
 
 def test_an_unreachable_server_is_one_line_in_seconds(tmp_path, capsys):
@@ -126,3 +128,24 @@ def test_a_bad_worker_count_is_one_line_before_the_store(tmp_path, capsys, worke
     err = capsys.readouterr().err
     assert err.startswith(f"error: pool: workers: {workers if workers == 'many' else int(workers)!r}")
     assert err.count("\n") == 1 and not store.parent.exists()
+
+
+def test_only_the_tracking_clients_errors_mean_an_unreachable_server():
+    import urllib.error
+
+    from mlflow.exceptions import MlflowException
+
+    from suite.data import DatasetNotFound
+    from suite.study.tracking import unreachable
+
+    http = "http://127.0.0.1:5000"
+    server_gone = MlflowException(f"API request to {http}/api/2.0/mlflow/runs/log-batch failed: Max retries")
+    assert unreachable(server_gone, http)
+    assert not unreachable(server_gone, "sqlite:///m.db")
+    try:  # a dataset whose download is refused, as offline: the data's problem, never the tracking server's
+        try:
+            raise urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+        except urllib.error.URLError as err:
+            raise DatasetNotFound("cifar10: could not download ... (Connection refused)") from err
+    except DatasetNotFound as err:
+        assert not unreachable(err, http)

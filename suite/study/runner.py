@@ -107,11 +107,13 @@ def _sigterm(signum, frame):
     raise KeyboardInterrupt  # SIGTERM (a scheduler, `kill`) ends a study the way Ctrl-C does
 
 
-def _execute(plan: Plan, pool: executors.Executor, out: Callable[[str], None]) -> int | None:
-    """Run the plan's points under a parent run (one per invocation); returns the number that failed, or
-    None when interrupted (Ctrl-C, SIGTERM): then the workers are stopped, the parent is KILLED and the
-    unfinished children are marked interrupted, all resumable by running the same command again; or -1 when
-    the tracking server stopped answering (nothing more can be recorded; every run stays resumable)."""
+def _execute(plan: Plan, pool: executors.Executor, out: Callable[[str], None]) -> int:
+    """Run the plan's points under a parent run (one per invocation); returns the exit code.
+
+    0: every run completed; 1: a run failed; 130: interrupted (Ctrl-C, SIGTERM): the workers are stopped,
+    the parent is KILLED and the unfinished children are marked interrupted; 75: the tracking server stopped
+    answering, nothing more could be recorded. After 130 or 75 the same command resumes every run.
+    """
     client = tracking.MlflowClient(plan.uri)
     commit = tracking.git_commit()
     tracking.close_stale_parents(client, plan.experiment_id)
@@ -129,27 +131,28 @@ def _execute(plan: Plan, pool: executors.Executor, out: Callable[[str], None]) -
         },
         run_name=f"{plan.study.name}-{plan.profile}-{time.strftime('%Y%m%d-%H%M%S')}",
     )
-    previous = (
-        signal.signal(signal.SIGTERM, _sigterm)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
+    main = threading.current_thread() is threading.main_thread()
+    previous = (signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, _sigterm)) if main else None
     try:
-        return _run_tasks(plan, pool, client, parent, commit, out)
+        return 1 if _run_tasks(plan, pool, client, parent, commit, out) else 0
     except KeyboardInterrupt:
+        if previous is not None:  # a second Ctrl-C must not cut the cleanup short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stopped = tracking.interrupt_children(client, plan.experiment_id, parent.info.run_id)
         tracking.retry(client.set_terminated, parent.info.run_id, "KILLED")
         out(
             f"study {plan.study.name}: interrupted; {stopped} running runs stopped and marked interrupted; "
             f"run the same command again to resume them"
         )
-        return None
+        return INTERRUPTED
     except tracking.StoreUnreachable as err:
         out(f"study {plan.study.name}: stopped: {err}; start the server and run the same command again")
-        return -1
+        return UNREACHABLE
     finally:
         if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
 
 
 def _run_tasks(plan: Plan, pool, client, parent, commit: str, out: Callable[[str], None]) -> int:
@@ -224,11 +227,7 @@ def run_study(
     if dry_run:
         out(f"dry run: {len(plan.todo)} of {len(plan.points)} runs would execute")
         return 0
-    failed = _execute(plan, pool, out)
-    if failed is None:
-        return INTERRUPTED
-    if failed < 0:
-        return UNREACHABLE
-    if report and not failed:
+    code = _execute(plan, pool, out)
+    if report and code == 0:
         _render(study, profile, plan.uri, Path(results_dir) / profile, out)
-    return 1 if failed else 0
+    return code

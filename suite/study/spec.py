@@ -129,6 +129,8 @@ class _Check:
     def seeds(self, where: str, value: Any) -> None:
         if not isinstance(value, list) or not value or not all(type(s) is int for s in value):
             self.fail(where, f"expected a non-empty list of integers, got {value!r}")
+        for i, seed in enumerate(value):
+            self.setting(f"{where}[{i}]", "seed", seed)
 
     def array(self, where: str, value: Any, what: str) -> list:
         if not isinstance(value, list):
@@ -239,7 +241,9 @@ def _check_profile(check: _Check, where: str, prof: Any, axes: set[str]) -> None
         check.fail(f"{where}.skip_missing_data", f"expected bool, got {prof['skip_missing_data']!r}")
     for j, cond in enumerate(check.array(f"{where}.skip", prof.get("skip", []), f"[[{where}.skip]]")):
         check.keys(f"{where}.skip[{j}]", cond, {"match", "why"})
-        check.settings(f"{where}.skip[{j}].match", cond.get("match", {}), lists=False)
+        if not cond.get("match"):
+            check.fail(f"{where}.skip[{j}].match", "required table: which points the profile leaves out")
+        check.settings(f"{where}.skip[{j}].match", cond["match"], lists=False)
         if not isinstance(cond.get("why"), str):
             check.fail(
                 f"{where}.skip[{j}].why", "required string: say why the profile leaves these points out"
@@ -359,6 +363,8 @@ def expand(
     max_runs: int | None = MAX_RUNS,
 ) -> list[Point]:
     """Every point of the study under ``profile``; more than ``max_runs`` is one line, before expanding."""
+    if seeds is not None:
+        _Check(study.path).seeds("--seeds", seeds)
     n = count(study, profile, seeds=seeds)
     if max_runs is not None and n > max_runs:
         raise StudyError(

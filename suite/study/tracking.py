@@ -70,14 +70,20 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         ) from None
 
 
-def unreachable(err: BaseException) -> bool:
-    """Whether an error (or its cause) is the tracking server not answering, after MLflow's own retries."""
+def unreachable(err: BaseException, uri: str) -> bool:
+    """Whether an error is an http(s) tracking server not answering, after MLflow's own retries.
+
+    Only the tracking client's errors count (MLflow's REST client, requests, urllib3): a dataset download
+    that fails with "connection refused" is the data's problem, and a sqlite store has no server.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return False
     seen = err
     while seen is not None:
-        text = f"{type(seen).__name__}: {seen}"
-        if any(
-            s in text for s in ("Max retries exceeded", "Connection refused", "ConnectionError", "timed out")
-        ):
+        module = type(seen).__module__.split(".")[0]
+        if module in ("requests", "urllib3"):
+            return True
+        if module == "mlflow" and "API request to" in str(seen):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -61,8 +61,9 @@ def _copy_run(client, src, task: dict[str, Any]) -> str:
     """A finished run of another study, copied into this study's experiment (no training)."""
     from mlflow.entities import Param
 
-    tags = {k: v for k, v in src.data.tags.items() if k.startswith(Tag.PREFIX)}
-    tags.update(_point_tags(task), **{Tag.COPIED_FROM: src.info.run_id})
+    own = (Tag.STATUS, Tag.ERROR)  # finished only once everything is copied (_finish, last)
+    tags = {k: v for k, v in src.data.tags.items() if k.startswith(Tag.PREFIX) and k not in own}
+    tags.update(_point_tags(task), **{Tag.COPIED_FROM: src.info.run_id, Tag.STATUS: RunStatus.RUNNING})
     run = tracking.retry(client.create_run, task["experiment_id"], tags=tags, run_name=src.info.run_name)
     rid = run.info.run_id
     metrics = []
@@ -73,14 +74,23 @@ def _copy_run(client, src, task: dict[str, Any]) -> str:
     return rid
 
 
-def _create_run(client, task: dict[str, Any], device: str) -> str:
+def _environment(task: dict[str, Any], device: str) -> dict[str, str]:
     import torch
 
     threads = task.get("runtime", {}).get("threads") or torch.get_num_threads()
-    tags = {**_point_tags(task), Tag.STATUS: RunStatus.RUNNING}
-    tags.update(
-        tracking.environment_tags(device, task["commit"], threads=threads, workers=task.get("concurrency", 1))
+    return tracking.environment_tags(
+        device, task["commit"], threads=threads, workers=task.get("concurrency", 1)
     )
+
+
+def _set_tags(client, rid: str, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    tracking.retry(client.log_batch, rid, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def _create_run(client, task: dict[str, Any], device: str) -> str:
+    tags = {**_point_tags(task), Tag.STATUS: RunStatus.RUNNING, **_environment(task, device)}
     run = tracking.retry(client.create_run, task["experiment_id"], tags=tags, run_name=task["name"])
     _log_params(client, run.info.run_id, task, have={})
     return run.info.run_id
@@ -167,7 +177,9 @@ def _train(client, rid: str, task: dict, workdir: Path, device: str, emit, logge
     try:
         result = train.train(config, workdir=workdir, callback=on_epoch)
     except BaseException as err:
-        if not tracking.unreachable(err):  # else nothing can be recorded: the run stays resumable as it is
+        if not tracking.unreachable(
+            err, task["tracking_uri"]
+        ):  # else nothing can be recorded: the run stays resumable as it is
             _fail(client, rid, err)
         raise
     finals = _record_result(client, rid, workdir, result, logged)
@@ -197,6 +209,8 @@ def execute(task: dict[str, Any], events: Any = None) -> Result:
         if any(tracking.is_finished(r) for r in here):
             return Result(task["hash"], Outcome.DONE)
         if done:
+            for cut_short in (r for r in here if Tag.COPIED_FROM in r.data.tags):
+                tracking.retry(client.delete_run, cut_short.info.run_id)  # copied again, whole
             return Result(task["hash"], Outcome.COPIED, _copy_run(client, done[0], task))
         device = train.pick_device(task["config"]["device"])  # here, on the machine that trains
         if here:
@@ -204,6 +218,7 @@ def execute(task: dict[str, Any], events: Any = None) -> Result:
             tracking.retry(client.update_run, rid, status="RUNNING")
             tracking.retry(client.set_tag, rid, Tag.STATUS, RunStatus.RUNNING)
             tracking.retry(client.set_tag, rid, Tag.PARENT_RUN, task["parent_run_id"])  # this invocation's
+            _set_tags(client, rid, _environment(task, device))  # the footer shows where the run ended
             _log_params(client, rid, task, have=here[0].data.params)
         else:
             rid = _create_run(client, task, device)
@@ -211,7 +226,7 @@ def execute(task: dict[str, Any], events: Any = None) -> Result:
         finals = _train(client, rid, task, workdir, device, emit, logged)
         return Result(task["hash"], Outcome.TRAINED, rid, finals)
     except Exception as err:
-        if tracking.unreachable(err):
+        if tracking.unreachable(err, task["tracking_uri"]):
             raise tracking.StoreUnreachable(
                 f"tracking server {tracking.redact(task['tracking_uri'])} is unreachable "
                 f"({type(err).__name__}); every run stays resumable"

@@ -74,11 +74,64 @@ MUTATIONS = {
     "extends not a string": lambda s: s.replace('title = "t"', 'title = "t"\nextends = 1'),
     "not TOML": lambda s: s.replace("[base]", "[base"),
     "duplicate key": lambda s: s.replace('title = "t"', 'title = "t"\ntitle = "u"'),
+    "skip without match": lambda s: s.replace('match = { neuron = "KLIF" }\n', ""),
+    "seeds negative": lambda s: s.replace("seeds = [0]", "seeds = [-1]"),
+}
+# What each error must name: the file, the key path, the problem (a mutation refused for the wrong reason fails).
+EXPECTED = {
+    "unknown top key": "fuzz.toml: colour: unknown key",
+    "name is not the file": "fuzz.toml: name: 'other' must equal",
+    "no title": "fuzz.toml: title: required string",
+    "title not a string": "fuzz.toml: title: required string",
+    "seeds scalar": "fuzz.toml: seeds: expected a non-empty list",
+    "seeds empty": "fuzz.toml: seeds: expected a non-empty list",
+    "seeds float": "fuzz.toml: seeds: expected a non-empty list",
+    "axis scalar": "fuzz.toml: grid.neuron: an axis needs a non-empty list",
+    "axis empty": "fuzz.toml: grid.neuron: an axis needs a non-empty list",
+    "unknown neuron": "fuzz.toml: grid.neuron[1]: unknown neuron 'QIF'",
+    "unknown dataset": "fuzz.toml: base.dataset: unknown dataset 'imagenet'",
+    "unknown network": "fuzz.toml: base.network: unknown network 'no such net'",
+    "unknown setting": "fuzz.toml: base.learning_rate: unknown setting",
+    "T negative": "fuzz.toml: profiles.smoke.T: -1 is out of range",
+    "width zero": "fuzz.toml: base.width: 0 is out of range",
+    "width inf": "fuzz.toml: base.width: inf is out of range",
+    "lr negative": "fuzz.toml: profiles.smoke.lr: -1 is out of range",
+    "lr nan": "fuzz.toml: profiles.smoke.lr: nan is out of range",
+    "batch zero": "fuzz.toml: profiles.smoke.batch_size: 0 is out of range",
+    "limit negative": "fuzz.toml: profiles.smoke.limit_train: -5 is out of range",
+    "device unknown": "fuzz.toml: profiles.smoke.device: 'tpu:9' is out of range",
+    "epochs zero": "fuzz.toml: profiles.smoke.epochs: 0 is out of range",
+    "epochs string": "fuzz.toml: profiles.smoke.epochs: expected int, got str",
+    "augment int": "fuzz.toml: profiles.smoke.augment: expected bool, got int",
+    "tau at most 1": "fuzz.toml: profiles.smoke.tau: 0.5 is out of range",
+    "seed negative": "fuzz.toml: base.seed: -1 is out of range",
+    "base list": "fuzz.toml: base.width: a list belongs in [grid]",
+    "base and axis": "fuzz.toml: grid.neuron: is both a base setting and an axis",
+    "include table": "fuzz.toml: include: expected an array of tables",
+    "include bad setting": "fuzz.toml: include[0].lr: expected int or float, got str",
+    "profile sets an axis": "fuzz.toml: profiles.smoke.neuron: profiles override settings, never axes",
+    "profile list": "fuzz.toml: profiles.smoke.lr: a profile sets single values",
+    "profile not a table": "fuzz.toml: profiles.cpu: expected a table",
+    "profile name is a path": "fuzz.toml: profiles.a/b: a profile name is a folder name too",
+    "where unknown key": "fuzz.toml: profiles.smoke.where[0].when: unknown key",
+    "where bad value": "fuzz.toml: profiles.smoke.where[0].set.lr: 0 is out of range",
+    "skip without why": "fuzz.toml: profiles.smoke.skip[0].why: required string",
+    "skip without match": "fuzz.toml: profiles.smoke.skip[0].match: required table",
+    "skip bad match": "fuzz.toml: profiles.smoke.skip[0].match.T: expected int, got bool",
+    "skip_missing_data int": "fuzz.toml: profiles.smoke.skip_missing_data: expected bool",
+    "report not a string": "fuzz.toml: report: expected a string",
+    "extends unknown": "fuzz.toml: extends: no study 'nowhere'",
+    "extends itself": "fuzz.toml: extends: 'fuzz' extends this file again",
+    "extends not a string": "fuzz.toml: extends: expected a study name",
+    "not TOML": "fuzz.toml: not valid TOML",
+    "duplicate key": "fuzz.toml: not valid TOML",
+    "seeds negative": "fuzz.toml: seeds[0]: -1 is out of range",
+    "not UTF-8": "fuzz.toml: not UTF-8 text",
 }
 
 
-def test_there_are_at_least_30_mutations():
-    assert len(MUTATIONS) >= 30
+def test_there_are_at_least_30_mutations_each_with_its_expected_error():
+    assert len(MUTATIONS) >= 30 and set(EXPECTED) == {*MUTATIONS, "not UTF-8"}
 
 
 @pytest.mark.parametrize("name", [*MUTATIONS, "not UTF-8"])
@@ -97,5 +150,6 @@ def test_a_malformed_study_is_one_line_and_touches_nothing(tmp_path, capsys, nam
     assert main(args) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith(f"error: {path}") and captured.err.count("\n") == 1, captured.err
+    assert EXPECTED[name] in captured.err, captured.err
     assert "Traceback" not in captured.out + captured.err
     assert not store.parent.exists(), "a malformed study must not create or touch the store"

@@ -74,3 +74,25 @@ def test_a_kill_between_the_final_metrics_and_finished_logs_them_once(task, monk
     assert result.outcome == Outcome.TRAINED
     assert _history(client, result.run_id, "best_test_acc") == [0]
     assert _history(client, result.run_id, "test_acc") == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_a_copy_cut_short_is_not_done_and_is_copied_again_whole(task, monkeypatch):
+    client = tracking.MlflowClient(task["tracking_uri"])
+    assert worker.execute(task).outcome == Outcome.TRAINED
+    other = {**task, "study": "other", "experiment_id": tracking.init_store(task["tracking_uri"], "other")}
+
+    def cut(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker, "_log_batches", cut)
+    with pytest.raises(KeyboardInterrupt):
+        worker.execute(other)
+    monkeypatch.undo()
+    (short,) = client.search_runs([other["experiment_id"]])
+    assert short.data.tags[Tag.STATUS] == RunStatus.RUNNING, "a copy cut short must not count as finished"
+
+    assert worker.execute(other).outcome == Outcome.COPIED
+    (copy,) = client.search_runs([other["experiment_id"]])
+    assert copy.info.run_id != short.info.run_id and copy.data.tags[Tag.STATUS] == RunStatus.FINISHED
+    assert _history(client, copy.info.run_id, "test_acc") == [1, 2, 3]
