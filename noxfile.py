@@ -1,4 +1,4 @@
-"""Sessions: tests, bench, lint, study, report, ui.
+"""Sessions: tests, bench, lint, study, report, check-paper, ui.
 
 Every session runs in one shared virtual environment, ``.venv`` (git-ignored), created on first use:
 torch first (``SUITE_TORCH``, default ``torch==2.13.0``, the local CPU wheel on our machines; set e.g.
@@ -31,6 +31,9 @@ def _venv(session: nox.Session) -> str:
         pip = [str(PY), "-m", "pip", "install", "-q"]
         session.run(*pip, os.environ.get("SUITE_TORCH", "torch==2.13.0"), external=True)
         session.run(*pip, "-e", f"{ROOT}[dev]", external=True)
+        # NeuroBench defines synaptic operations for the field; our count is tested against it. Its own
+        # dependencies (snntorch, ...) are not needed for that layer-level function, hence --no-deps.
+        session.run(*pip, "--no-deps", "neurobench==2.3", external=True)
         stamp.write_text(want)
     return str(PY)
 
@@ -80,6 +83,12 @@ def study(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """Render tables and figures: ``nox -s report -- all --profile cpu``."""
     _run(session, "-m", "suite", "report", *session.posargs)
+
+
+@nox.session(name="check-paper", python=False)
+def check_paper(session: nox.Session) -> None:
+    """The paper profiles beside the paper and its reference code; fails on an unexplained difference."""
+    _run(session, "-m", "suite", "check-paper", *session.posargs)
 
 
 @nox.session(python=False)

@@ -1,4 +1,4 @@
-"""``python -m suite {study,report,ui,settings,worker}``: the command line the nox sessions call."""
+"""``python -m suite {study,report,ui,settings,networks,check-paper,worker}``: the command line the nox sessions call."""
 
 from __future__ import annotations
 
@@ -31,23 +31,22 @@ def _study(args) -> int:
 def _report(args) -> int:
     from suite import report
     from suite.contract import PROFILE_NAME
-    from suite.study import StudyError, study_names, tracking
+    from suite.study import StudyError, tracking
 
     if not PROFILE_NAME.fullmatch(args.profile):
         raise StudyError(f"--profile {args.profile!r}: not a profile name; allowed: {PROFILE_NAME.pattern}")
-    names = study_names() if args.study == "all" else [args.study]
     uri = args.tracking_uri or tracking.default_uri()
     tracking.check_reachable(uri)
     command = "nox -s report -- " + " ".join([args.study, "--profile", args.profile])
-    for name in names:
-        for path in report.render(
-            name,
-            profile=args.profile,
-            tracking_uri=uri,
-            out_dir=Path(args.out) / args.profile,
-            command=command,
-        ):
-            print(path)
+    # "all" in one call: every study's runs are loaded once, for its tables and then for claims.md
+    for path in report.render(
+        args.study,
+        profile=args.profile,
+        tracking_uri=uri,
+        out_dir=Path(args.out) / args.profile,
+        command=command,
+    ):
+        print(path)
     return 0
 
 
@@ -99,6 +98,24 @@ def _settings(args) -> int:
     return 0
 
 
+def _networks(args) -> int:
+    from suite.models import summary
+
+    print(summary.markdown(), end="")
+    return 0
+
+
+def _check_paper(args) -> int:
+    """Exit 0 when every difference from the paper or the reference is explained, 1 otherwise."""
+    from suite import fidelity
+    from suite.study import find_study, study_names
+
+    paths = [find_study(name) for name in (args.studies or study_names())]
+    outcome = fidelity.run(paths, profile=args.profile)
+    print(outcome.text, end="")
+    return 1 if outcome.problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m suite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-report", action="store_true", help="do not render the table at the end")
     p.set_defaults(fn=_study)
 
-    p = sub.add_parser("report", help="render tables and figures into results/<profile>/")
+    p = sub.add_parser(
+        "report", help="render tables and figures (and, for 'all', claims.md) into results/<profile>/"
+    )
     p.add_argument("study", help="a study name, or 'all'")
     p.add_argument("--profile", default="cpu")
     p.add_argument("--tracking-uri", default=None)
@@ -142,6 +161,20 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("settings", help="print every run setting (type, default, range) as a Markdown table")
     p.set_defaults(fn=_settings)
+
+    p = sub.add_parser(
+        "networks", help="print every Table 1 network (both readings: shapes, parameters) as Markdown"
+    )
+    p.set_defaults(fn=_networks)
+
+    p = sub.add_parser(
+        "check-paper",
+        help="print each study's paper-profile settings beside the paper's and the reference code's values; "
+        "exit 1 on an unexplained difference",
+    )
+    p.add_argument("studies", nargs="*", help="study names or .toml files (default: every study)")
+    p.add_argument("--profile", default="paper")
+    p.set_defaults(fn=_check_paper)
 
     p = sub.add_parser("worker", help="execute one task file (cluster executors)")
     p.add_argument("task")

@@ -134,6 +134,21 @@ SETTINGS: tuple[Setting, ...] = (
         allowed="an integer >= 1",
     ),
     Setting(
+        "encoder_norm",
+        (str,),
+        "shared",
+        "BatchNorm of the coding layer: `shared` = one after the sum of the convs, `per-branch` = one per "
+        "conv, then the sum (Fig. 3 is not in the text; `suite.models.layers.Encoder`)",
+        rule=lambda v: v in ("shared", "per-branch"),
+        allowed="shared, per-branch",
+    ),
+    Setting(
+        "linear_bias",
+        (bool,),
+        True,
+        "bias in every linear layer (Fang et al.'s published runs: none; SpikingJelly's version: a bias)",
+    ),
+    Setting(
         "width",
         Number,
         1.0,
@@ -164,6 +179,12 @@ SETTINGS: tuple[Setting, ...] = (
         "batch size; None = the reference code's",
         rule=_at_least(1),
         allowed="an integer >= 1",
+    ),
+    Setting(
+        "drop_last",
+        (bool,),
+        False,
+        "drop the last, incomplete training batch (the reference code: True); test batches are all kept",
     ),
     Setting("lr", Number, 1e-4, "Adam learning rate", rule=_positive, allowed="a finite number > 0"),
     Setting(
@@ -206,7 +227,13 @@ SETTINGS: tuple[Setting, ...] = (
         rule=_at_least(1),
         allowed="an integer >= 1",
     ),
-    Setting("augment", (bool,), False, "the reference's training augmentation, where the dataset has one"),
+    Setting(
+        "augment",
+        (bool,),
+        False,
+        "the reference's training augmentation (MNIST random affine, CIFAR-10 crop + flip); a no-op on a "
+        "dataset the reference does not augment",
+    ),
     Setting("data_root", (str,), None, "dataset folder; None = `$SUITE_DATA`, else ./data", hashed=False),
     Setting(
         "device",

@@ -5,7 +5,11 @@ then for each epoch train, evaluate, probe, checkpoint and report through ``call
 of MLflow; the study runner does the tracking.
 
 Recipe (Sec. 3): Adam, lr 1e-4, cosine annealing with T_max = 100, MSE between the class firing rates
-and the one-hot label, Table 1's T and epochs. Accuracy is reported in percent, the paper's and its
+and the one-hot label, Table 1's T and epochs. Where the paper is silent the study profiles take the PLIF
+reference code's protocol (batch 16, ``drop_last``, ``augment``, ``detach_reset``; ``python -m suite
+check-paper`` lists every choice). ``CosineAnnealingLR`` is periodic: with more epochs than ``t_max`` (the
+paper's 200-epoch sets) the rate reaches 0 at epoch ``t_max`` and rises again, which the report's footer
+says. Accuracy is reported in percent, the paper's and its
 reference code's way (best test accuracy over epochs) beside the final epoch's.
 
 Resume: a checkpoint holds model, optimizer, scheduler, every RNG state, the epoch and the metrics so
@@ -144,8 +148,15 @@ def _run_epoch(model, batches, device, cfg, num_classes, optimizer=None):
 
 
 def _datasets(cfg: dict[str, Any]):
-    """Deterministic, class-stratified subsets; augmentation is an option only the sets that augment know."""
-    augment = {"augment": True} if cfg["augment"] else {}
+    """Deterministic, class-stratified subsets.
+
+    ``augment`` means "the reference's training augmentation where it has one" (MNIST's random affine,
+    CIFAR-10's crop + flip): on Fashion-MNIST and the event sets, which the reference trains unaugmented,
+    it is a no-op rather than an error, so one profile can set it for a study over all six sets and each
+    gets the reference's protocol. ``suite.data.augmentation`` names what a set applies; the data layer
+    itself still refuses an explicit ``augment=True`` on a set without one.
+    """
+    augment = {"augment": True} if cfg["augment"] and data.augmentation(cfg["dataset"]) else {}
     train_set = data.load(
         cfg["dataset"], "train", T=cfg["T"], root=cfg["data_root"], limit=cfg["limit_train"], **augment
     )
@@ -162,6 +173,8 @@ def _network(cfg: dict[str, Any], info) -> torch.nn.Module:
         T=cfg["T"],
         width=cfg["width"],
         encoder=cfg["encoder"],
+        encoder_norm=cfg["encoder_norm"],
+        linear_bias=cfg["linear_bias"],
         neuron_params={k: cfg[k] for k in settings.NEURON_KEYS if cfg[k] is not None},
     )
 
@@ -179,6 +192,9 @@ def _epoch_metrics(epoch, train_stats, test_stats, scheduler, probe, model, epoc
         **{f"k/{name}": v for name, v in probes.k_values(model).items()},
         **{f"rate/{name}": v for name, v in probe.firing_rates().items()},
     }
+    if probe.per_neuron:  # the last epoch: percentiles of the per-neuron rates, Fig. 6's distributions
+        pct = probe.rate_percentiles()
+        metrics |= {f"rate_q/{name}/p{p:02d}": v for name, ps in pct.items() for p, v in ps.items()}
     # Plain floats (not numpy scalars): the checkpoint that holds the history loads with weights_only.
     return {k: v if k == "epoch" or v is None else float(v) for k, v in metrics.items()}
 
@@ -240,8 +256,18 @@ def train(
 
     # Built once (workers persist); epoch e's order is drawn from (seed, e) by set_epoch.
     seed = int(cfg["seed"])
+    if cfg["drop_last"] and len(train_set) < cfg["batch_size"]:
+        raise ValueError(
+            f"drop_last: {len(train_set)} training samples are fewer than one batch of {cfg['batch_size']}: "
+            "every epoch would be empty; lower batch_size or set drop_last = false"
+        )
     train_loader = data.loader(
-        train_set, cfg["batch_size"], shuffle=True, workers=cfg["workers"], seed=seed, drop_last=False
+        train_set,
+        cfg["batch_size"],
+        shuffle=True,
+        workers=cfg["workers"],
+        seed=seed,
+        drop_last=cfg["drop_last"],
     )
     test_loader = data.loader(test_set, cfg["batch_size"], shuffle=False, workers=cfg["workers"])
 
@@ -255,6 +281,7 @@ def train(
         train_stats = _run_epoch(model, train_loader, device, cfg, info.num_classes, optimizer)
         scheduler.step()
 
+        probe.per_neuron = epoch == cfg["epochs"]  # per-neuron rates cost memory: the last epoch's only
         probe.reset()
         probe.enabled = True
         test_stats = _run_epoch(model, test_loader, device, cfg, info.num_classes)

@@ -41,6 +41,8 @@ def test_every_default_passes_its_own_check(setting):
         ("device", "tpu:9", "'tpu:9' is out of range"),
         ("epochs", 1.5, "expected int, got float 1.5"),
         ("augment", 1, "expected bool, got int 1"),
+        ("encoder_norm", "after", "'after' is out of range"),
+        ("linear_bias", 0, "expected bool, got int 0"),
         ("neuron", "QIF", "unknown neuron 'QIF'"),
     ],
 )
@@ -54,3 +56,9 @@ def test_networks_may_be_written_in_table1_notation():
     assert net.problem("auto") is None and net.problem("vgg16") is None
     assert net.problem("128C3-AP2-10FC-AP10") is None
     assert net.problem("not a network")[0] == "unknown network 'not a network'"
+
+
+def test_encoder_norm_setting_allows_what_the_encoder_builds():
+    from suite.models.layers import ENCODER_NORMS
+
+    assert all(settings.BY_NAME["encoder_norm"].problem(v) is None for v in ENCODER_NORMS)

@@ -187,3 +187,26 @@ def test_checkpoints_hold_only_what_loads_safely(tmp_path):
     loaded = train.load_checkpoint(tmp_path)
     train._set_rng_state(loaded["rng"])
     assert np.array_equal(np.random.rand(3), expected[0]) and random.random() == expected[1]
+
+
+@pytest.mark.parametrize("dataset, applied", [("mnist", True), ("fashion-mnist", False), ("nmnist", False)])
+def test_augment_is_the_references_augmentation_or_a_no_op(
+    data_root, dataset, applied, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SUITE_CACHE", str(tmp_path))  # N-MNIST frames: a private cache
+    cfg = train.resolve(_cfg(data_root, dataset=dataset, augment=True, limit_train=20, limit_test=10))
+    train_set, test_set = train._datasets(cfg)
+    assert (getattr(train_set, "augment", None) is not None) == applied
+    assert getattr(test_set, "augment", None) is None
+
+
+def test_drop_last_reaches_the_training_loader_only(data_root, tmp_path, monkeypatch):
+    seen = []
+    real = train.data.loader
+    monkeypatch.setattr(
+        train.data, "loader", lambda *a, **kw: seen.append(kw.get("drop_last")) or real(*a, **kw)
+    )
+    train.train(_cfg(data_root, drop_last=True), workdir=tmp_path, stop_after=0)
+    assert seen == [True, None]  # the test loader keeps every sample
+    with pytest.raises(ValueError, match="drop_last: 20 training samples are fewer than one batch of 50"):
+        train.train(_cfg(data_root, drop_last=True, limit_train=20), workdir=tmp_path / "small", stop_after=0)

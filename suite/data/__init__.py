@@ -23,8 +23,9 @@ a sample is needed (:mod:`suite.data.cache`).
 
 Options (keyword arguments of ``load``), per kind:
 
-- static: ``download`` (bool, True), ``augment`` (bool, False; CIFAR-10 train only: random crop with
-  4-pixel zero padding and horizontal flip);
+- static: ``download`` (bool, True), ``augment`` (bool, False; train split only, the reference code's
+  augmentation: MNIST a random affine map, CIFAR-10 a random crop with 4-pixel zero padding and a
+  horizontal flip; Fashion-MNIST has none and refuses it, see :func:`augmentation`);
 - event: ``download`` (bool, True), ``cache`` (bool, True), ``cache_dir`` (path, None = the default
   cache), ``layout`` (None = the first layout found; else one of the set's layout names).
 
@@ -54,10 +55,12 @@ __all__ = [
     "DatasetNotFound",
     "cache_root",
     "collate",
+    "augmentation",
     "info",
     "load",
     "loader",
     "names",
+    "normalisation",
     "resolve_root",
 ]
 
@@ -68,6 +71,22 @@ def names() -> list[str]:
 
 def info(name: str) -> DatasetInfo:
     return _entry(name).info
+
+
+def augmentation(name: str) -> str | None:
+    """The training augmentation ``augment=True`` applies to dataset ``name``, in words (e.g.
+    ``RandomAffine(degrees=30, ...)``); None where the set has none (the reference augments only MNIST and
+    CIFAR-10). The trainer's ``augment`` setting asks this, so it is a no-op on the other sets."""
+    return None if getattr(_entry(name).source, "augment", None) is None else str(_entry(name).source.augment)
+
+
+def normalisation(name: str) -> str:
+    """How items of dataset ``name`` are scaled, in words: the static sets' per-channel mean and std
+    (applied to pixel / 255), the event sets' raw counts."""
+    source = _entry(name).source
+    if not hasattr(source, "mean"):
+        return "raw event counts"
+    return "mean ({}), std ({})".format(*(", ".join(f"{v:g}" for v in t) for t in (source.mean, source.std)))
 
 
 def _entry(name: str):

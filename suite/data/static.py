@@ -1,7 +1,11 @@
 """Static image sets (MNIST, Fashion-MNIST, CIFAR-10): files -> one uint8 tensor -> normalised items.
 
 A :class:`StaticSource` is the data that describes one set (folder, files per split, decoder, per-channel
-mean/std, optional training augmentation, official download). The whole split is decoded once into a
+mean/std, optional training augmentation, official download). The augmentations are the PLIF reference
+code's (Fang et al. 2021, ``codes/models.py`` ``get_transforms``), re-implemented in torch because
+torchvision is not a dependency: :class:`RandomAffine` (MNIST) and :class:`CropFlip` (CIFAR-10). Each is a
+small frozen object whose ``str`` names the transform, so the setting's effect can be printed
+(``suite.data.augmentation``, ``python -m suite check-paper``) and never drifts from what runs. The whole split is decoded once into a
 uint8 ``[N, C, H, W]`` tensor; each item is normalised on the fly, ``x = pixel / 255``, then
 ``(x - mean) / std``, as one multiply-add, which keeps memory at one byte per pixel (CIFAR-10 train would
 take 600 MB as float32) and costs a few microseconds per item.
@@ -12,6 +16,7 @@ T plays no part here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +41,66 @@ def random_crop_flip(
     dy, dx, flip = r // (2 * (2 * pad + 1)), (r // 2) % (2 * pad + 1), r % 2
     out = F.pad(img, (pad, pad, pad, pad))[:, dy : dy + h, dx : dx + w]
     return out.flip(-1) if flip else out
+
+
+@dataclass(frozen=True)
+class CropFlip:
+    """:func:`random_crop_flip` as a registry entry: the reference's CIFAR-10 ``RandomCrop(32, padding=4)``
+    then ``RandomHorizontalFlip()`` (the crop keeps the image's own size)."""
+
+    pad: int = 4
+
+    def __call__(self, img: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return random_crop_flip(img, self.pad, generator)
+
+    def __str__(self) -> str:
+        return f"RandomCrop(padding={self.pad}) + RandomHorizontalFlip()"
+
+
+@dataclass(frozen=True)
+class RandomAffine:
+    """torchvision's ``RandomAffine(degrees, translate, scale)`` (no shear, nearest, fill 0) on a uint8
+    ``[C, H, W]`` image, as the reference applies it to MNIST before ``ToTensor``/``Normalize``.
+
+    Parameters are drawn as torchvision draws them: angle uniform in ``[-degrees, degrees]``; shifts uniform
+    in ``[-translate * W, translate * W]`` (and H) then rounded to whole pixels; scale uniform in ``scale``.
+    The output pixel at ``p`` (measured from the image centre) takes the input pixel nearest to
+    ``A^-1 (p - t)`` with ``A`` = scale x rotation: ``F.affine_grid`` + ``F.grid_sample`` with
+    ``align_corners=False``, as torchvision's tensor backend does; outside the image the fill is 0 (black
+    raw pixels, as torchvision's default on a PIL image). The four draws come from ``generator`` (None:
+    torch's global RNG), so with the loader's per-batch seeds the result depends on (seed, epoch) only.
+    The sense of rotation differs from torchvision's by at most a sign, which the symmetric draw hides.
+    """
+
+    degrees: float
+    translate: tuple[float, float]
+    scale: tuple[float, float]
+
+    def __call__(self, img: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        c, h, w = img.shape
+        u = torch.rand(4, generator=generator, dtype=torch.float64).tolist()
+        angle = math.radians(self.degrees * (2 * u[0] - 1))
+        tx = round(self.translate[0] * w * (2 * u[1] - 1))
+        ty = round(self.translate[1] * h * (2 * u[2] - 1))
+        s = self.scale[0] + (self.scale[1] - self.scale[0]) * u[3]
+        cos, sin = math.cos(angle) / s, math.sin(angle) / s  # A^-1 = R(-angle) / s
+        # In affine_grid's normalised coordinates x_n = x / (W / 2): theta = D^-1 A^-1 [D | -t].
+        theta = torch.tensor(
+            [
+                [cos, sin * h / w, -(cos * tx + sin * ty) * 2 / w],
+                [-sin * w / h, cos, -(-sin * tx + cos * ty) * 2 / h],
+            ],
+            dtype=torch.float32,
+        )
+        grid = F.affine_grid(theta[None], [1, c, h, w], align_corners=False)
+        out = F.grid_sample(
+            img[None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False
+        )
+        return out[0].round().to(img.dtype)
+
+    def __str__(self) -> str:
+        (tx, ty), (lo, hi) = self.translate, self.scale
+        return f"RandomAffine(degrees={self.degrees:g}, translate=({tx:g}, {ty:g}), scale=({lo:g}, {hi:g}))"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ thus normalises over time and batch together (Fang et al. 2021, the networks Tab
 Each block that holds a neuron stores it as ``.sn``; :mod:`suite.models.probes` names a spiking layer by its
 block's module path (``enc``, ``conv1``, ``fc1``, ``vote``, ``layer2.0.sn1`` ...).
 
-Convolutions are followed by BatchNorm and so carry no bias (as in Fang et al.'s networks); linear layers keep
-theirs (PyTorch's default, also Fang et al.'s).
+Convolutions are followed by BatchNorm and so carry no bias (as in Fang et al.'s networks). Linear layers
+carry a bias unless built with ``bias=False`` (the network option ``linear_bias``): the published PLIF runs
+use ``nn.Linear(..., bias=False)``, SpikingJelly's re-implementation of the same networks PyTorch's default
+``bias=True`` (docs/reference-protocol.md, section 1), and the KLIF paper does not say; True stays the
+default so existing runs do not change.
 """
 
 from __future__ import annotations
@@ -50,18 +53,34 @@ class SeqDropout(nn.Module):
         return f"p={self.p}, mask shared over time"
 
 
+ENCODER_NORMS = ("shared", "per-branch")  # where the coding layer's BatchNorm sits (Encoder's ``norm``)
+
+
 class Encoder(nn.Module):
-    """The coding layer of Sec. 2.4: N parallel k x k convolutions, summed, then one BatchNorm and a neuron.
+    """The coding layer of Sec. 2.4: N parallel k x k convolutions, summed, then a neuron.
 
-    Reading of the paper: "We add up the values of the corresponding positions of the three convolutional
-    layers before input to spiking neurons", and BatchNorm follows each convolutional layer (Sec. 3.1); we
-    read the sum as one layer, so one BatchNorm and one neuron layer act on the summed output. ``n = 1`` is
-    the plain first-conv encoder of Wu et al. / Fang et al. ("without coding layers", Table 3).
+    The paper: "We add up the values of the corresponding positions of the three convolutional layers before
+    input to spiking neurons" (Sec. 2.4), and "The batch normalization operation is used to change the input
+    distribution after each convolutional layer" (Sec. 3.1). Fig. 3, which would show where BatchNorm sits,
+    is not in the text we have (docs/reference-protocol.md, section 3). The sum preceding the neuron is
+    fixed; BatchNorm is ``norm``:
 
-    The N convolutions keep their own weights (N x the parameters, each initialised as PyTorch does), but the
-    forward pass runs one convolution with the summed weight: convolution is linear, so
-    ``sum_i conv(x, W_i) = conv(x, sum_i W_i)`` exactly, and each ``W_i`` receives the same gradient either
-    way.
+    - ``"shared"`` (default): the sum is read as one layer, so one BatchNorm acts on the summed output. The N
+      convolutions keep their own weights (N x the parameters, each initialised as PyTorch does), but the
+      forward pass runs one convolution with the summed weight: convolution is linear, so
+      ``sum_i conv(x, W_i) = conv(x, sum_i W_i)`` exactly, and each ``W_i`` receives the same gradient either
+      way. In effect a reparametrised single conv (the summed kernel starts with sqrt(N) x one conv's std and,
+      under Adam, moves about N x as fast). Defensible as the default because it is the smallest reading that
+      satisfies both sentences (each "convolutional layer" of the network, the encoder counted as one, is
+      followed by BatchNorm) and because ``n = 1`` is then exactly Wu et al.'s / Fang et al.'s first conv.
+    - ``"per-branch"``: BatchNorm after each convolution, then the sum: "after each convolutional layer" read
+      literally. Each branch is normalised by its own batch statistics while training, so the layer does not
+      reduce to one conv (it does at evaluation, into conv + bias); 2C x (N - 1) more parameters. It runs as
+      one convolution with the N kernels stacked (N x C output channels) and one ``BatchNorm2d(N x C)``:
+      BatchNorm is per channel, so that is exactly N independent BatchNorms, one per branch.
+
+    ``n = 1`` is the plain first-conv encoder of Wu et al. / Fang et al. ("without coding layers", Table 3);
+    both ``norm`` values then coincide.
 
     Static input ``[B, C, H, W]``: the image is constant over time and so is this layer's input current, so
     the convolution and BatchNorm run once on ``[B, ...]`` and the result is expanded (a view) to
@@ -77,19 +96,27 @@ class Encoder(nn.Module):
         n: int,
         new_neuron: Callable[[], nn.Module],
         stride: int = 1,
+        norm: str = "shared",
     ):
         super().__init__()
+        if norm not in ENCODER_NORMS:
+            raise ValueError(f"encoder_norm={norm!r} is unknown; allowed: {', '.join(ENCODER_NORMS)}")
+        self.norm = norm
         self.convs = nn.ModuleList(
             nn.Conv2d(in_channels, channels, kernel, stride=stride, padding=kernel // 2, bias=False)
             for _ in range(n)
         )
-        self.bn = nn.BatchNorm2d(channels)
+        self.bn = nn.BatchNorm2d(channels if norm == "shared" else n * channels)
         self.sn = new_neuron()
 
     def current(self, x: torch.Tensor) -> torch.Tensor:
         first = self.convs[0]
-        weight = sum((c.weight for c in self.convs[1:]), first.weight)
-        return self.bn(F.conv2d(x, weight, None, first.stride, first.padding))
+        if self.norm == "shared":
+            weight = sum((c.weight for c in self.convs[1:]), first.weight)
+            return self.bn(F.conv2d(x, weight, None, first.stride, first.padding))
+        weight = torch.cat([c.weight for c in self.convs])  # [n*C, ...]: branch i is channels i*C .. (i+1)*C
+        y = self.bn(F.conv2d(x, weight, None, first.stride, first.padding))
+        return y.unflatten(1, (len(self.convs), -1)).sum(1)
 
     def forward(self, x: torch.Tensor, T: int) -> torch.Tensor:
         if x.dim() == 4:
@@ -98,6 +125,9 @@ class Encoder(nn.Module):
         else:
             y = fold(self.current, x)
         return self.sn(y)
+
+    def extra_repr(self) -> str:
+        return f"norm={self.norm}"
 
 
 class ConvBlock(nn.Module):
@@ -153,10 +183,17 @@ class MaxPool(nn.Module):
 class FCBlock(nn.Module):
     """``nFC``: dropout (0.5, mask shared over time) + linear + neuron; flattens ``[T, B, C, H, W]`` first."""
 
-    def __init__(self, in_features: int, features: int, new_neuron: Callable[[], nn.Module], dropout: float):
+    def __init__(
+        self,
+        in_features: int,
+        features: int,
+        new_neuron: Callable[[], nn.Module],
+        dropout: float,
+        bias: bool = True,
+    ):
         super().__init__()
         self.drop = SeqDropout(dropout)
-        self.fc = nn.Linear(in_features, features)
+        self.fc = nn.Linear(in_features, features, bias=bias)
         self.sn = new_neuron()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -181,8 +218,9 @@ class VotingDecoder(FCBlock):
         new_neuron: Callable[[], nn.Module],
         dropout: float,
         voters: int = 10,
+        bias: bool = True,
     ):
-        super().__init__(in_features, voters * num_classes, new_neuron, dropout)
+        super().__init__(in_features, voters * num_classes, new_neuron, dropout, bias)
         self.num_classes, self.voters = num_classes, voters
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

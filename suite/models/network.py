@@ -18,6 +18,10 @@ benchmark: the same graph and the same arithmetic as the SNN except the neuron, 
 ratios isolate what the neuron costs. ``neuron_params`` are ignored for the ANN, so one study can sweep
 ``neuron`` over spiking neurons and ``"ANN"`` with one set of neuron parameters.
 
+``encoder_norm`` (``"shared"`` or ``"per-branch"``: where the coding layer's BatchNorm sits,
+:class:`suite.models.layers.Encoder`) and ``linear_bias`` (bias in every linear layer, default True;
+:mod:`suite.models.layers`) are the two readings the paper leaves open that change the parameters.
+
 ``pack_spikes`` (default on): spikes saved for backward are stored as bool (:mod:`suite.models.packing`).
 Turn it off to compose the network with code that installs its own saved-tensor hooks or compiles the
 whole model.
@@ -32,6 +36,7 @@ import torch
 from torch import nn
 
 import suite.neurons
+from suite.models.layers import ENCODER_NORMS
 from suite.models.packing import SpikePacker
 
 ANN = "ANN"
@@ -71,8 +76,10 @@ class Network(nn.Module):
         T: int,
         width: float = 1.0,
         encoder: int = 3,
+        encoder_norm: str = "shared",
         neuron_params: dict | None = None,
         dropout: float = 0.5,
+        linear_bias: bool = True,
         pack_spikes: bool = True,
     ):
         super().__init__()
@@ -89,6 +96,12 @@ class Network(nn.Module):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout={dropout!r} must be a probability in [0, 1)")
         self.dropout = float(dropout)
+        if encoder_norm not in ENCODER_NORMS:
+            raise ValueError(f"encoder_norm={encoder_norm!r} is unknown; allowed: {', '.join(ENCODER_NORMS)}")
+        self.encoder_norm = encoder_norm
+        if not isinstance(linear_bias, bool):
+            raise ValueError(f"linear_bias={linear_bias!r} must be True or False")
+        self.linear_bias = linear_bias
         if not isinstance(pack_spikes, bool):
             raise ValueError(f"pack_spikes={pack_spikes!r} must be True or False")
         self.pack_spikes = pack_spikes

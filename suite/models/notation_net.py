@@ -35,7 +35,15 @@ class NotationNet(Network):
         first = layers[0]
         conv = first.branches[0] if isinstance(first, Parallel) else first
         self.add_module(
-            "enc", Encoder(c, self.scale(conv.channels), conv.kernel, self.encoder_n, self.new_neuron)
+            "enc",
+            Encoder(
+                c,
+                self.scale(conv.channels),
+                conv.kernel,
+                self.encoder_n,
+                self.new_neuron,
+                norm=self.encoder_norm,
+            ),
         )
         c = self.scale(conv.channels)
         counts = {"conv": 0, "pool": 0, "fc": 0}
@@ -59,7 +67,9 @@ class NotationNet(Network):
             else:
                 n_in = c * h * w if features is None else features
                 features = self.scale(layer.features)
-                self.add_module(name, FCBlock(n_in, features, self.new_neuron, self.dropout))
+                self.add_module(
+                    name, FCBlock(n_in, features, self.new_neuron, self.dropout, self.linear_bias)
+                )
         fc, vote = layers[-2], layers[-1]
         if fc.features != vote.voters * self.num_classes:
             raise ValueError(
@@ -69,7 +79,10 @@ class NotationNet(Network):
             )
         n_in = c * h * w if features is None else features
         self.add_module(
-            "vote", VotingDecoder(n_in, self.num_classes, self.new_neuron, self.dropout, vote.voters)
+            "vote",
+            VotingDecoder(
+                n_in, self.num_classes, self.new_neuron, self.dropout, vote.voters, self.linear_bias
+            ),
         )
 
     def scale(self, n: int) -> int:
@@ -108,5 +121,8 @@ class NotationNet(Network):
         return x
 
     def extra_repr(self) -> str:
-        args = f"neuron={self.neuron}, T={self.T}, width={self.width}, encoder={self.encoder_n}"
+        args = (
+            f"neuron={self.neuron}, T={self.T}, width={self.width}, encoder={self.encoder_n}, "
+            f"encoder_norm={self.encoder_norm}, linear_bias={self.linear_bias}"
+        )
         return f"{self.notation!r}, {args}"

@@ -58,7 +58,7 @@ class ResNet18(Network):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         c = scaled(STAGES[0][0], self.width)
-        self.enc = Encoder(self.in_shape[0], c, 3, self.encoder_n, self.new_neuron)
+        self.enc = Encoder(self.in_shape[0], c, 3, self.encoder_n, self.new_neuron, norm=self.encoder_norm)
         for s, ((channels, stride), n) in enumerate(zip(STAGES, BLOCKS), start=1):
             out = scaled(channels, self.width)
             blocks = []
@@ -67,7 +67,7 @@ class ResNet18(Network):
                 c = out
             self.add_module(f"layer{s}", nn.Sequential(*blocks))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.vote = VotingDecoder(c, self.num_classes, self.new_neuron, self.dropout)
+        self.vote = VotingDecoder(c, self.num_classes, self.new_neuron, self.dropout, bias=self.linear_bias)
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
         x = self.enc(x, self.T)
@@ -75,4 +75,7 @@ class ResNet18(Network):
         return self.vote(fold(self.pool, x))
 
     def extra_repr(self) -> str:
-        return f"neuron={self.neuron}, T={self.T}, width={self.width}, encoder={self.encoder_n}"
+        return (
+            f"neuron={self.neuron}, T={self.T}, width={self.width}, encoder={self.encoder_n}, "
+            f"encoder_norm={self.encoder_norm}, linear_bias={self.linear_bias}"
+        )

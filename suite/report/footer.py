@@ -15,6 +15,7 @@ from suite.report.layout import TableLayout
 from suite.report.runs import canonical
 
 NONE = "no finished run"
+PAPER_T_MAX = 100  # Sec. 3: "cosine annealing ... with T_max = 100"
 
 
 def used_runs(cells: dict[tuple[str, object], CellRuns], runs: pd.DataFrame) -> pd.DataFrame:
@@ -91,6 +92,7 @@ def items(
         ("Seeds", _seeds(used)),
         ("Hardware", _unique(used, "hardware")),
         *_thread_split(used),
+        *_periodic_schedule(used),
         ("Training wall time", _wall_time(used)),
         ("Commit", _unique(used, "commit")),
         ("Command", command),
@@ -119,6 +121,25 @@ def _thread_split(used: pd.DataFrame) -> list[tuple[str, str]]:
         if canonical(r.get("run_threads")) is not None
     }
     return [("Thread split", "; ".join(sorted(splits)))]
+
+
+def _periodic_schedule(used: pd.DataFrame) -> list[tuple[str, str]]:
+    """A row only where some run trained longer than its cosine period (the paper's 200-epoch sets with
+    T_max = 100): PyTorch's ``CosineAnnealingLR`` is periodic, not clamped at 0, so the rate comes back up
+    after epoch T_max. The paper gives only "T_max = 100" (Sec. 3); a reader must not assume a decay to
+    the end."""
+    if not {"epochs", "t_max"} <= set(used.columns):
+        return []
+    pairs = {(canonical(r.get("t_max")), canonical(r.get("epochs"))) for _, r in used.iterrows()}
+    over = sorted(p for p in pairs if all(isinstance(v, int) for v in p) and p[1] > p[0])
+    if not over:
+        return []
+    text = "; ".join(
+        f"cosine annealing, T_max = {t} over {e} epochs: the rate reaches 0 at epoch {t} and rises again"
+        + (" (the paper's literal setting, Sec. 3)" if t == PAPER_T_MAX else "")
+        for t, e in over
+    )
+    return [("Learning rate", f"{text}; PyTorch's CosineAnnealingLR is periodic, not clamped at 0")]
 
 
 def _wall_time(used: pd.DataFrame) -> str:

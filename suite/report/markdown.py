@@ -9,7 +9,8 @@ from suite.report.fmt import MARKDOWN, cell
 from suite.report.model import Report, Section
 
 
-def _table(section: Section) -> list[str]:
+def table(section: Section) -> list[str]:
+    """The section's padded pipe table, header first (claims.md draws its tables with it too)."""
     head = [MARKDOWN.escape(h) for h in section.header]
     body = [[cell(c, MARKDOWN) for c in row] for row in section.rows]
     widths = [max(3, len(h), *(len(r[i]) for r in body)) for i, h in enumerate(head)]
@@ -23,7 +24,7 @@ def _table(section: Section) -> list[str]:
 def render(report: Report) -> str:
     out = [f"# {MARKDOWN.escape(report.title)}", ""]
     for section in report.sections:
-        out += [f"## {MARKDOWN.escape(section.title)}", "", *_table(section), ""]
+        out += [f"## {MARKDOWN.escape(section.title)}", "", *table(section), ""]
         out += [f"- {MARKDOWN.escape(n)}" for n in section.notes]
         out.append("")
     out += ["## Provenance", ""]

@@ -1,4 +1,5 @@
-"""Write a study's report: ``<out_dir>/<study>.md`` and ``.tex``, and its figures (PNG and PDF).
+"""Write a study's report: ``<out_dir>/<study>.md`` and ``.tex``, and its figures (PNG and PDF); for
+``"all"``, also ``<out_dir>/claims.md``, the paper's claims tested on every study's runs.
 
 ``out_dir`` is the profile's folder, ``results/<profile>`` (the CLI and the runner pass it so).
 
@@ -9,16 +10,18 @@ change, and nothing in them depends on the clock, so a rerun from the same store
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from suite.report import figures, latex, layout, markdown
+from suite.report import claims, claims_report, figures, latex, layout, markdown
 from suite.report.build import build
 from suite.report.cells import assign
 from suite.report.runs import load_runs
 
 ALL = "all"
+CLAIMS = "claims.md"
 
 
 def _write(path: Path, data: str) -> Path:
@@ -59,16 +62,35 @@ def render_frames(
     return paths
 
 
+def render_claims(
+    frames: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], *, profile: str, out_dir: Path, command: str
+) -> Path:
+    """Write ``<out_dir>/claims.md`` from ``frames``: study -> (runs, history) as ``load_runs`` returns them.
+
+    A study a claim names but ``frames`` lacks has no runs: its claims say "no runs", they are not dropped.
+    """
+    target = Path(out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    text = claims_report.render(claims.declared(), frames, profile=profile, command=command)
+    return _write(target / CLAIMS, text)
+
+
 def render(study: str, *, profile: str, tracking_uri: str, out_dir: Path, command: str) -> list[Path]:
-    """Render ``study`` (or every study, for ``"all"``) from the MLflow store at ``tracking_uri``.
+    """Render ``study`` (or every study and then claims.md, for ``"all"``) from the MLflow store.
 
     Only finished child runs of the study's experiment tagged with ``profile`` count; a cell without one
     prints "—". ``command`` is printed verbatim in the footer (the exact command that made the files).
+    claims.md is written only for ``"all"``: its claims span studies, and each study's runs are loaded once.
     """
     studies = layout.names() if study == ALL else [study]
+    if study == ALL:
+        claims.declared()  # fail on a malformed claims.toml before touching the store
     paths: list[Path] = []
+    frames = {}
     for name in studies:
         layout.get(name)  # fail on an unknown study before touching the store
-        runs, history = load_runs(name, profile, tracking_uri)
+        frames[name] = runs, history = load_runs(name, profile, tracking_uri)
         paths += render_frames(name, runs, history, profile=profile, out_dir=out_dir, command=command)
+    if study == ALL:
+        paths.append(render_claims(frames, profile=profile, out_dir=out_dir, command=command))
     return paths

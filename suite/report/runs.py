@@ -34,7 +34,8 @@ TAG_COLUMNS = {
     "concurrent_runs": Tag.WORKERS,
 }
 EPOCH_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "synops", "epoch_time")
-LAYER_PREFIXES = ("k/", "rate/")
+# Per layer: k, mean rate, and percentiles of the per-neuron rates (``rate_q/<layer>/p50``; last epoch only).
+LAYER_PREFIXES = ("k/", "rate/", "rate_q/")
 # A param whose name collides with a column above keeps its value under this prefix; an unknown metric that
 # is not per-epoch lands in ``runs`` under the other. Neither is ever taken for a setting.
 PARAM_PREFIX, METRIC_PREFIX = "param:", "metric:"

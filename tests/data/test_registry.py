@@ -110,7 +110,10 @@ def test_limit_is_class_stratified_and_nested(data_root):
         (dict(limit=0), "limit=0; want a positive int"),
         (dict(shuffle=True), "unknown option(s) ['shuffle']; allowed: download, augment"),
         (dict(download="yes"), "download='yes'; want True or False"),
-        (dict(augment=True), "augment=True is not allowed: mnist defines no augmentation"),
+        (
+            dict(name="fashion-mnist", augment=True),
+            "augment=True is not allowed: fashion-mnist defines no augmentation",
+        ),
         (
             dict(name="cifar10", split="test", augment=True),
             "augment=True is not allowed: only the train split",

@@ -32,6 +32,12 @@ def test_table1_cifar10_layer_count():
     assert kinds == ["Parallel"] + (["Conv"] * 3 + ["Pool"]) * 2 + ["FC", "FC", "Vote"]
 
 
+def test_pooling_right_after_the_encoder_group():
+    """Reading (a) of Table 1 (Fang et al.'s first block, the encoder in place of its conv, keeps its MP2)."""
+    layers = parse("(128C3+128C3+128C3)-MP2-128C3-MP2-2048FC-(100FC-AP10)")
+    assert layers == [Parallel((Conv(128),) * 3), Pool(2), Conv(128), Pool(2), FC(2048), FC(100), Vote(10)]
+
+
 def test_spaces_ignored_and_kernel_sizes_read():
     assert parse(" 32C5 - MP3 ") == [Conv(32, 5), Pool(3)]
 

@@ -8,18 +8,26 @@ import pytest
 import torch
 
 import suite.models as models
+from suite import data, train
 from suite.neurons import SpikingNeuron
 
 B, T = 2, 2
 
 
-# The five Table 1 rows as printed (annotations dropped, OCR "API0" read as AP10): code reads as the paper.
+# The five Table 1 networks: reading (a), Fang et al.'s network with the encoder in place of its first conv
+# block (which keeps its MP2; CIFAR-10's conv1 has none), and the rows as printed (annotations dropped, OCR
+# "API0" read as AP10) under "-literal".
 TABLE1 = {
-    "table1-mnist": "(128C3+128C3+128C3)-128C3-MP2-2048FC-(100FC-AP10)",
-    "table1-nmnist": "(128C3+128C3+128C3)-128C3-MP2-2048FC-(100FC-AP10)",
-    "table1-cifar10": "(128C3+128C3+128C3)-(256C3-256C3-256C3-MP2)*2-2048FC-(100FC-AP10)",
-    "table1-cifar10-dvs": "(128C3+128C3+128C3)-(128C3-MP2)*3-512FC-(100FC-AP10)",
-    "table1-dvs-gesture": "(128C3+128C3+128C3)-(128C3-MP2)*4-512FC-(110FC-AP10)",
+    "table1-mnist": "(128C3+128C3+128C3)-MP2-128C3-MP2-2048FC-(100FC-AP10)",
+    "table1-nmnist": "(128C3+128C3+128C3)-MP2-128C3-MP2-2048FC-(100FC-AP10)",
+    "table1-cifar10": "(128C3+128C3+128C3)-256C3-256C3-MP2-(256C3)*3-MP2-2048FC-(100FC-AP10)",
+    "table1-cifar10-dvs": "(128C3+128C3+128C3)-MP2-(128C3-MP2)*3-512FC-(100FC-AP10)",
+    "table1-dvs-gesture": "(128C3+128C3+128C3)-MP2-(128C3-MP2)*4-512FC-(110FC-AP10)",
+    "table1-mnist-literal": "(128C3+128C3+128C3)-128C3-MP2-2048FC-(100FC-AP10)",
+    "table1-nmnist-literal": "(128C3+128C3+128C3)-128C3-MP2-2048FC-(100FC-AP10)",
+    "table1-cifar10-literal": "(128C3+128C3+128C3)-(256C3-256C3-256C3-MP2)*2-2048FC-(100FC-AP10)",
+    "table1-cifar10-dvs-literal": "(128C3+128C3+128C3)-(128C3-MP2)*3-512FC-(100FC-AP10)",
+    "table1-dvs-gesture-literal": "(128C3+128C3+128C3)-(128C3-MP2)*4-512FC-(110FC-AP10)",
 }
 
 
@@ -27,6 +35,13 @@ def test_registry_holds_table1_vgg_and_resnet():
     assert set(TABLE1) | {"vgg16", "resnet18"} == set(models.names())
     for name, notation in TABLE1.items():
         assert models.entry(name).notation == notation
+
+
+def test_auto_resolves_to_reading_a_for_every_dataset():
+    """``network = "auto"`` picks the default (reading (a)) name, never a literal one."""
+    for dataset in data.names():
+        name = train.resolve({"dataset": dataset})["network"]
+        assert name in TABLE1 and not name.endswith(models.LITERAL)
 
 
 @pytest.mark.parametrize("name", models.names())
@@ -81,7 +96,7 @@ def test_neuron_params_reach_every_neuron(build):
 def test_width_scales_all_but_the_voting_layer(build):
     net = build("table1-mnist", width=0.5)
     assert net.enc.bn.num_features == 64 and net.conv1.conv.out_channels == 64
-    assert net.fc1.fc.in_features == 64 * 14 * 14 and net.fc1.fc.out_features == 1024
+    assert net.fc1.fc.in_features == 64 * 7 * 7 and net.fc1.fc.out_features == 1024
     assert net.vote.fc.out_features == 100
 
 
@@ -102,6 +117,8 @@ def test_encoder_argument_sets_parallel_convs(n, build):
         ({"width": 0}, "width"),
         ({"encoder": 0}, "encoder"),
         ({"dropout": 1.0}, "dropout"),
+        ({"encoder_norm": "both"}, "encoder_norm='both'"),
+        ({"linear_bias": 0}, "linear_bias=0"),
         ({"colour": "red"}, "colour"),
         ({"num_classes": 11}, "num_classes=11"),  # 100FC-AP10 votes for 10 classes
     ],

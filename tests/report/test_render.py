@@ -61,5 +61,19 @@ def test_render_all_writes_every_study_with_dashes_where_nothing_ran(store, tmp_
     assert {f"{s}.md" for s in layout.names()} <= names and {f"{s}.tex" for s in layout.names()} <= names
     table5 = (tmp_path / "table5.md").read_text(encoding="utf-8")
     assert "(n=" not in table5 and "| KLIF(CELU)" in table5 and "no finished run" in table5
+    assert paths[-1] == tmp_path / "claims.md"  # after the tables, from the same loaded runs
+    claims_md = paths[-1].read_text(encoding="utf-8")
+    assert (
+        "| MNIST          | 98.82 ± 0.31 (n=3) | 98.20 ± 0.46 (n=3) | +0.62 [-0.10, +1.33] (n=3)" in claims_md
+    )
+    assert "KLIF(CELU) is slightly worse than KLIF(ReLU)" in claims_md  # table5 never ran: kept, "no runs"
+    assert (
+        claims_md.count("| no runs") >= 4 + 2 * 7 and "**Command:** python -m suite report all" in claims_md
+    )
+
+
+def test_claims_md_only_with_all(store, tmp_path):
+    render("table2", profile="cpu", tracking_uri=store, out_dir=tmp_path, command=COMMAND)
+    assert not (tmp_path / "claims.md").exists()
     with pytest.raises(KeyError):
         render("table9", profile="cpu", tracking_uri=store, out_dir=tmp_path, command="x")

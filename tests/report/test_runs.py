@@ -110,3 +110,40 @@ def test_parsing_and_canonical_forms():
     assert parse_scalar("cifar10") == "cifar10" and parse_scalar("dvs-gesture") == "dvs-gesture"
     assert canonical("3") == canonical(3) == canonical(3.0) == 3
     assert canonical(pd.NA) is None and canonical(float("nan")) is None and canonical("None") is None
+
+
+def test_per_neuron_rate_percentiles_travel_as_last_epoch_history(tmp_path, points, log_runs):
+    """``rate_q/<layer>/pNN`` (logged at the last epoch only) reaches the history, not the settings, and
+    Fig. 6 reads its boxes from there; the layers tag orders them."""
+    from mlflow.entities import Metric, RunTag
+    from mlflow.tracking import MlflowClient
+
+    from suite.contract import Tag
+    from suite.report import layout
+    from suite.report.cells import assign
+    from suite.report.figures import layer_distributions
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    pts = [p for p in points("table2") if p["dataset"] == "cifar10"]
+    ids = log_runs(uri, pts)
+    client = MlflowClient(tracking_uri=uri)
+    qs = [
+        Metric(f"rate_q/{layer}/p{p:02d}", p / 200, 0, 3)
+        for layer in ("enc", "fc1")
+        for p in (5, 25, 50, 75, 95)
+    ]
+    for rid in ids:
+        client.log_batch(rid, metrics=qs, tags=[RunTag(Tag.LAYERS, "enc,conv1,fc1,vote")])
+    runs, history = load_runs("table2", "cpu", uri)
+    assert "rate_q/enc/p50" in history and "rate_q/enc/p50" not in setting_columns(runs)
+    assert not any(c.startswith("metric:rate_q") for c in runs)
+    last = history[history["epoch"] == 3]
+    assert last["rate_q/fc1/p95"].tolist() == [0.475] * len(ids)
+    assert history.loc[history["epoch"] < 3, "rate_q/fc1/p95"].isna().all()
+    lay = layout.get("table2")
+    fig6 = next(f for f in lay.figures if f.name == "fig6")
+    layers, series = layer_distributions(fig6, lay, assign(lay, runs), history, runs)["cifar10"]
+    assert layers == ["enc", "conv1", "fc1"]
+    want = {p: p / 200 for p in (5, 25, 50, 75, 95)}
+    assert series["Ours (with KLIF)"]["fc1"].percentiles == pytest.approx(want)
+    assert series["Ours (with KLIF)"]["conv1"].percentiles == {}  # no percentiles logged: its mean only
