@@ -54,11 +54,13 @@ def _ui(args) -> int:
     from suite.study import tracking
 
     uri = args.tracking_uri or tracking.default_uri()
+    base, experiments = f"http://127.0.0.1:{args.port}", []
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         from mlflow.tracking import MlflowClient
 
-        MlflowClient(uri).search_experiments()  # create the store once, before the server's workers
+        # creates the store once, before the server's workers; each study's link opens on its runs
+        experiments = [e for e in MlflowClient(uri).search_experiments() if e.name != "Default"]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     cmd = [
         sys.executable,
@@ -79,7 +81,12 @@ def _ui(args) -> int:
             "--default-artifact-root",
             (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri(),
         ]
-    print(f"MLflow UI on the store {uri}: http://127.0.0.1:{args.port}", flush=True)
+    lines = [f"MLflow UI on the store {uri}: {tracking.ui_link(base)}"]
+    lines += [
+        f"  {e.name}: {tracking.ui_link(base, e.experiment_id)}"
+        for e in sorted(experiments, key=lambda e: e.name)
+    ]
+    print("\n".join(lines), flush=True)
     os.execvpe(cmd[0], cmd, env)  # the server takes this process's place: Ctrl-C and signals reach it
 
 
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser(
         "report", help="render tables and figures (and, for 'all', claims.md) into results/<profile>/"
     )
-    p.add_argument("study", help="a study name, or 'all'")
+    p.add_argument("study", help="a study name, a study file (.toml, anywhere), or 'all'")
     p.add_argument("--profile", default="cpu")
     p.add_argument("--tracking-uri", default=None)
     p.add_argument("--out", default="results")

@@ -59,6 +59,17 @@ class Tag:
         return f"{Tag.AXIS_PREFIX}{key}"
 
 
+class MlflowTag:
+    """MLflow's own tag names that the suite sets: MLflow defines what they mean and its UI reads them."""
+
+    # An experiment's kind (MLflow 3) picks the page the UI opens it on; without it the UI guesses, and may
+    # open a GenAI page (traces) or ask. TRAINING_KIND opens the runs table, our parent and child runs.
+    EXPERIMENT_KIND = "mlflow.experimentKind"
+    TRAINING_KIND = "custom_model_development"  # the UI's "custom model development / training"
+    DATASET_CONTEXT = "mlflow.data.context"  # what a dataset input was to the run (the UI shows it)
+    TRAINING_CONTEXT = "training"
+
+
 class Role(StrEnum):
     PARENT = "parent"
     CHILD = "child"
@@ -99,6 +110,7 @@ class PointState(StrEnum):
 class EventKind(StrEnum):
     """Progress events a worker sends to the runner."""
 
+    START = "start"  # the point is being trained (created or resumed), before its first new epoch
     EPOCH = "epoch"
     RESUME = "resume"
 

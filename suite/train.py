@@ -2,7 +2,8 @@
 
 Read top to bottom: resolve the config, seed, build data and network, restore the last good checkpoint,
 then for each epoch train, evaluate, probe, checkpoint and report through ``callback``. It knows nothing
-of MLflow; the study runner does the tracking.
+of MLflow; the study runner does the tracking (``on_data`` hands it what the run trains and tests on, a
+:class:`suite.data.DataSummary`, once the data is loaded and before the first epoch).
 
 Recipe (Sec. 3): Adam, lr 1e-4, cosine annealing with T_max = 100, MSE between the class firing rates
 and the one-hot label, Table 1's T and epochs. Where the paper is silent the study profiles take the PLIF
@@ -220,10 +221,12 @@ def train(
     workdir: str | os.PathLike,
     callback: Callable[[dict[str, Any]], None] | None = None,
     stop_after: int | None = None,
+    on_data: Callable[[data.DataSummary], None] | None = None,
 ) -> dict[str, Any]:
     """Train one run; resume from ``workdir``'s last good checkpoint if there is one.
 
-    ``callback`` receives each new epoch's metrics. ``stop_after`` ends the call after that many new
+    ``callback`` receives each new epoch's metrics, ``on_data`` the summary of the loaded data (also on a
+    resume: the same summary again). ``stop_after`` ends the call after that many new
     epochs (the run stays resumable): tests use it to simulate a kill.
     """
     cfg = resolve(config)
@@ -236,6 +239,8 @@ def train(
     device = torch.device(cfg["device"])
     info = data.info(cfg["dataset"])
     train_set, test_set = _datasets(cfg)
+    if on_data is not None:
+        on_data(data.summarize(cfg["dataset"], {"train": train_set, "test": test_set}))
 
     # Network, optimizer, schedule; k is projected back into its bounds after every step.
     model = _network(cfg, info).to(device)

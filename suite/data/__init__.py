@@ -30,9 +30,12 @@ Options (keyword arguments of ``load``), per kind:
   cache), ``layout`` (None = the first layout found; else one of the set's layout names).
 
 ``limit=n`` keeps a deterministic class-stratified subset of ``n`` samples (:mod:`suite.data.subsets`).
-Every dataset has ``targets`` (int64 labels), ``indices`` (each item's position in the full split) and
-``info``; an event dataset also has ``records`` (file, label, time segment) and ``fill_cache()``, which
+Every dataset has ``targets`` (int64 labels), ``indices`` (each item's position in the full split),
+``info`` and ``root`` (the data root it was read from); a static dataset also has ``files`` (its source
+files); an event dataset also has ``records`` (file, label, time segment) and ``fill_cache()``, which
 frames everything in file order into the pack (``loader`` calls it before starting workers).
+``summarize(name, {"train": ds, "test": ds})`` says what a run saw (sizes, a digest of the files) for the
+tracking store (:mod:`suite.data.summary`).
 """
 
 from __future__ import annotations
@@ -45,12 +48,14 @@ from suite.data.cache import CacheWarning
 from suite.data.errors import DatasetNotFound
 from suite.data.paths import cache_root, resolve_root
 from suite.data.registry import REGISTRY, DatasetInfo
+from suite.data.summary import DataSummary, summarize
 from suite.registry import lookup
 
 SPLITS = ("train", "test")
 
 __all__ = [
     "CacheWarning",
+    "DataSummary",
     "DatasetInfo",
     "DatasetNotFound",
     "cache_root",
@@ -62,6 +67,7 @@ __all__ = [
     "names",
     "normalisation",
     "resolve_root",
+    "summarize",
 ]
 
 
@@ -121,7 +127,7 @@ def load(name: str, split: str, *, T: int, root=None, limit: int | None = None, 
         raise ValueError(f"{name}: limit={limit!r}; want a positive int, or None for every sample")
     opts = _check_options(name, dict(entry.source.options), options)
     ds = entry.source.open(name, resolve_root(root), split, T, limit, opts)
-    ds.info = entry.info
+    ds.info, ds.root = entry.info, resolve_root(root)
     note = getattr(getattr(ds, "layout", None), "note", "")
     if note:
         warnings.warn(f"{name}: the '{ds.layout.name}' layout is {note}", UserWarning, stacklevel=2)

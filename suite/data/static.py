@@ -168,7 +168,7 @@ class StaticSource:
         ds = StaticDataset(
             name, split, images, labels, self.mean, self.std, self.augment if options["augment"] else None
         )
-        ds.indices = keep
+        ds.indices, ds.files = keep, paths
         return ds
 
 

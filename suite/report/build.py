@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from suite.report import footer, layout, paper
+from suite.report import footer, paper
 from suite.report.cells import assign, paired_diff, per_run, summary
 from suite.report.fmt import acc
 from suite.report.layout import Block, TableLayout
@@ -133,7 +133,7 @@ def build(
     cells = assign(lay, runs)
     metrics = per_run(runs, history)
     measured, paired = [], []
-    for block in layout.blocks():
+    for block in lay.blocks():
         measured.append(_measured(lay, block, cells, metrics))
         if block.paired and lay.comparisons:
             paired.append(_paired(lay, block, cells, runs, metrics))

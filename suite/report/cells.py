@@ -92,7 +92,8 @@ def _check(cell: CellRuns, settings: list[str]) -> None:
         differ = [c for c in others if len(set(_key(cell.runs, [c]))) > 1]
         raise AmbiguousCell(
             f"cell ({cell.row}, {cell.column}) holds runs that differ in {differ}, not only the seed; "
-            "narrow the layout's `where` or list the key under [pairing] ignore in layouts.toml"
+            "narrow the study's [report] `where` or rows, or list the key under [pairing] ignore in "
+            "suite/report/tables.toml"
         )
     seeds = [canonical(s) for s in cell.runs["seed"]] if "seed" in cell.runs else []
     if len(set(seeds)) != len(seeds):

@@ -1,8 +1,8 @@
 """Figures 4-6 from a study's runs: accuracy curves, per-layer traces (k) and per-layer distributions (firing
 rate).
 
-Why kinds, not figures: a figure in ``layouts.toml`` names a kind and its options (metric, prefix, rows);
-the drawing code knows nothing about Table 2. Every line is the mean over the seeds of exactly the runs that
+Why kinds, not figures: a figure in a study's ``[report.figures]`` names a kind and its options (metric,
+prefix, rows); the drawing code knows nothing about Table 2. Every line is the mean over the seeds of exactly the runs that
 fill the same table cell (:func:`suite.report.cells.assign`), ± std where n > 1, n in the legend.
 Files are byte-identical on rerun: no pyplot state, fixed rc settings, and no dates or versions in metadata.
 

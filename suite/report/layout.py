@@ -1,9 +1,10 @@
-"""Table layouts, read from ``layouts.toml``: rows, columns, paper rows and comparisons of each study.
+"""Table layouts: the rows, columns, paper rows and comparisons of a study's table, and where they come from.
 
-Why data: a table's shape is a fact about the paper, not logic; keeping it in one file means the renderer has
-no branch per table, and a new study gets a table by adding an entry. Loading validates every cross
-reference (paper rows, comparison rows, figure rows) so a typo fails at import of the layout, not as a
-silently empty cell.
+Why one typed layout for every study: the renderer has no branch per table. A study file says how its
+table looks in a ``[report]`` table (:mod:`suite.report.declare`, which validates it) or says nothing and
+gets a table derived from its axes (:mod:`suite.report.derive`); the paper's tables are such declarations,
+in their own study files, so the set of studies is defined once, by ``studies/*.toml``. What every table
+shares (the blocks of a report, the pairing rule, how values are labelled) is data in ``tables.toml``.
 """
 
 from __future__ import annotations
@@ -11,19 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomllib
 
-from suite.registry import lookup
-from suite.report import paper
+if TYPE_CHECKING:
+    from suite.study.spec import Study
 
-PATH = Path(__file__).with_name("layouts.toml")
+PATH = Path(__file__).with_name("tables.toml")
 
 
 @dataclass(frozen=True)
 class Columns:
-    key: str  # the config column the table's columns vary (dataset, network)
+    key: str  # the config column the table's columns vary (dataset, network, or any setting)
     values: tuple[Any, ...]
     labels: tuple[str, ...]
 
@@ -88,6 +89,7 @@ class TableLayout:
     comparisons: tuple[Comparison, ...] = ()
     figures: tuple[Figure, ...] = ()
     pairing_ignore: tuple[str, ...] = ()
+    metrics: tuple[str, ...] | None = None  # keys of the blocks to report, in order; None: every block
 
     def row(self, label: str) -> Row:
         for r in self.rows:
@@ -103,80 +105,88 @@ class TableLayout:
         wa, wb = self.row(comparison.a).where, self.row(comparison.b).where
         return {k for k in set(wa) | set(wb) if wa.get(k, _ABSENT) != wb.get(k, _ABSENT)}
 
+    def blocks(self) -> tuple[Block, ...]:
+        """The blocks this table reports, in its order."""
+        every = blocks()
+        if self.metrics is None:
+            return every
+        by_key = {b.key: b for b in every}
+        return tuple(by_key[k] for k in self.metrics)
+
 
 _ABSENT = object()
 
 
-def _figure(name: str, spec: dict) -> Figure:
-    options = {k: v for k, v in spec.items() if k not in ("study", "kind", "title", "rows")}
-    return Figure(name, spec["study"], spec["kind"], spec["title"], tuple(spec["rows"]), options)
-
-
-def _layout(name: str, spec: dict, columns: dict[str, Columns], figures: list[Figure], ignore) -> TableLayout:
-    cols = columns[spec["columns"]]
-    rows = tuple(Row(r["label"], dict(r["where"]), r.get("paper")) for r in spec["rows"])
-    lay = TableLayout(
-        name=name,
-        title=spec["title"],
-        columns=cols,
-        row_header=spec["row_header"],
-        rows=rows,
-        where=dict(spec.get("where", {})),
-        paper=spec.get("paper"),
-        cited=bool(spec.get("cited", False)),
-        comparisons=tuple(Comparison(c["a"], c["b"], c.get("label")) for c in spec.get("comparisons", [])),
-        figures=tuple(f for f in figures if f.study == name),
-        pairing_ignore=tuple(ignore),
-    )
-    if len({r.label for r in rows}) != len(rows):
-        raise ValueError(f"layout {name}: row labels must be unique")
-    if lay.paper is not None:
-        pt = paper.table(lay.paper)
-        missing = [v for v in cols.values if v not in pt.columns]
-        if missing:
-            raise ValueError(f"layout {name}: columns {missing} are not columns of the paper's {lay.paper}")
-        for r in rows:
-            if r.paper is not None:
-                pt.row(r.paper)
-    elif lay.cited or any(r.paper for r in rows):
-        raise ValueError(f"layout {name}: paper rows or cited rows need a `paper` table")
-    for c in lay.comparisons:
-        lay.row(c.a), lay.row(c.b)
-        if not lay.compared_keys(c):
-            raise ValueError(f"layout {name}: comparison {c.label} compares identical rows")
-    for f in lay.figures:
-        for r in f.rows:
-            lay.row(r)
-    return lay
+@cache
+def _tables() -> dict[str, Any]:
+    return tomllib.loads(PATH.read_text(encoding="utf-8"))
 
 
 @cache
 def blocks() -> tuple[Block, ...]:
-    raw = tomllib.loads(PATH.read_text(encoding="utf-8"))
-    return tuple(Block(**b) for b in raw["blocks"])
+    return tuple(Block(**b) for b in _tables()["blocks"])
+
+
+def pairing_ignore() -> tuple[str, ...]:
+    return tuple(_tables()["pairing"]["ignore"])
+
+
+def value_label(key: str, value) -> str:
+    """How ``key = value`` prints where the setting is named elsewhere (a row under its axis' header);
+    ``value`` is canonical (:func:`suite.report.runs.canonical`), as layouts hold them."""
+    return (
+        _tables().get("labels", {}).get(key, {}).get(value, str(value))
+        if isinstance(value, str)
+        else str(value)
+    )
+
+
+def column_label(key: str, value) -> str:
+    """A column header: the value's label, else ``key = value`` (nothing else in a header names the key)."""
+    text = value_label(key, value)
+    return text if text != str(value) else f"{key} = {text}"
+
+
+def _study(study: str | Path | Study) -> Study:
+    from suite.study import spec
+    from suite.study.plan import find_study
+
+    return study if isinstance(study, spec.Study) else spec.load(find_study(str(study)))
 
 
 @cache
-def _load() -> dict[str, TableLayout]:
-    raw = tomllib.loads(PATH.read_text(encoding="utf-8"))
-    columns = {
-        k: Columns(v["key"], tuple(v["values"]), tuple(v["labels"])) for k, v in raw["columns"].items()
-    }
-    for k, c in columns.items():
-        if len(c.values) != len(c.labels):
-            raise ValueError(f"layouts.toml columns.{k}: values and labels differ in length")
-    figures = [_figure(n, s) for n, s in raw.get("figures", {}).items()]
-    unknown = {f.study for f in figures} - set(raw["studies"])
-    if unknown:
-        raise ValueError(f"layouts.toml: figures for unknown studies {sorted(unknown)}")
-    ignore = raw.get("pairing", {}).get("ignore", [])
-    return {n: _layout(n, s, columns, figures, ignore) for n, s in raw["studies"].items()}
+def _project(name: str) -> TableLayout:
+    from suite.report import declare
+
+    return declare.layout(_study(name))
 
 
-def get(name: str) -> TableLayout:
-    message = "no table layout for study {name!r}; {what}s: {known}"
-    return lookup(_load(), name, "layout", error=KeyError, message=message)
+def get(study: str | Path | Study) -> TableLayout:
+    """The table of a study: a project study's name, a study file's path (``.toml``), or a loaded study.
+
+    An unknown name is one line (:class:`suite.study.spec.StudyError`) listing the known studies.
+    """
+    from suite.report import declare
+
+    if isinstance(study, str) and not study.endswith(".toml"):
+        return _project(study)
+    return declare.layout(_study(study))
 
 
 def names() -> list[str]:
-    return list(_load())
+    """Every project study (``studies/*.toml``): each has a table, declared or derived."""
+    from suite.study.plan import study_names
+
+    return study_names()
+
+
+def ref(study: Study) -> str:
+    """What names ``study`` on the command line: its name for a project study, else its file's path."""
+    from suite.study.plan import find_study
+
+    try:
+        if find_study(study.name).resolve() == study.path.resolve():
+            return study.name
+    except ValueError:  # StudyError: not a project study
+        pass
+    return str(study.path)

@@ -1,5 +1,6 @@
-"""Write a study's report: ``<out_dir>/<study>.md`` and ``.tex``, and its figures (PNG and PDF); for
-``"all"``, also ``<out_dir>/claims.md``, the paper's claims tested on every study's runs.
+"""Write a study's report: ``<out_dir>/<study>.md`` and ``.tex``, its declared figures and its training
+curves (``<study>-curves``, :mod:`suite.report.curves`), each as PNG and PDF; for ``"all"``, also
+``<out_dir>/claims.md``, the paper's claims tested on every study's runs.
 
 ``out_dir`` is the profile's folder, ``results/<profile>`` (the CLI and the runner pass it so).
 
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from suite.report import claims, claims_report, figures, latex, layout, markdown
+from suite.report import claims, claims_report, curves, figures, latex, layout, markdown
 from suite.report.build import build
 from suite.report.cells import assign
 from suite.report.runs import load_runs
+
+if TYPE_CHECKING:
+    from suite.study.spec import Study
 
 ALL = "all"
 CLAIMS = "claims.md"
@@ -32,7 +37,7 @@ def _write(path: Path, data: str) -> Path:
 
 
 def render_frames(
-    study: str,
+    study: str | Path | Study,
     runs: pd.DataFrame,
     history: pd.DataFrame,
     *,
@@ -41,24 +46,27 @@ def render_frames(
     command: str,
     draw_figures: bool = True,
 ) -> list[Path]:
-    """Render ``study`` from ``runs``/``history`` (the shapes :func:`suite.report.runs.load_runs` returns).
+    """Render ``study`` (a project study's name, a study file, a loaded study) from ``runs``/``history`` (the
+    shapes :func:`suite.report.runs.load_runs` returns).
 
     Files land in ``out_dir`` (``results/<profile>``). Returns the written paths, tables first, then each
-    figure's PNG and PDF.
+    declared figure's PNG and PDF, then the training curves'.
     """
     lay = layout.get(study)
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     report = build(lay, runs, history, profile=profile, command=command)
     paths = [
-        _write(target / f"{study}.md", markdown.render(report)),
-        _write(target / f"{study}.tex", latex.render(report)),
+        _write(target / f"{lay.name}.md", markdown.render(report)),
+        _write(target / f"{lay.name}.tex", latex.render(report)),
     ]
-    if draw_figures and lay.figures:
+    if draw_figures:
         cells = assign(lay, runs)
         for spec in lay.figures:
             fig = figures.draw(spec, lay, cells, runs, history, profile=profile)
             paths += figures.save(fig, target, spec.name)
+        fig = curves.draw(lay, cells, runs, history, profile=profile)
+        paths += figures.save(fig, target, curves.name(lay))
     return paths
 
 
@@ -75,8 +83,13 @@ def render_claims(
     return _write(target / CLAIMS, text)
 
 
-def render(study: str, *, profile: str, tracking_uri: str, out_dir: Path, command: str) -> list[Path]:
-    """Render ``study`` (or every study and then claims.md, for ``"all"``) from the MLflow store.
+def render(
+    study: str | Path | Study, *, profile: str, tracking_uri: str, out_dir: Path, command: str
+) -> list[Path]:
+    """Render ``study`` (or every project study and then claims.md, for ``"all"``) from the MLflow store.
+
+    ``study``: a project study's name, a study file's path (a study of one's own, anywhere), or a loaded
+    study; its runs are those of the experiment named after it.
 
     Only finished child runs of the study's experiment tagged with ``profile`` count; a cell without one
     prints "—". ``command`` is printed verbatim in the footer (the exact command that made the files).
@@ -87,10 +100,10 @@ def render(study: str, *, profile: str, tracking_uri: str, out_dir: Path, comman
         claims.declared()  # fail on a malformed claims.toml before touching the store
     paths: list[Path] = []
     frames = {}
-    for name in studies:
-        layout.get(name)  # fail on an unknown study before touching the store
-        frames[name] = runs, history = load_runs(name, profile, tracking_uri)
-        paths += render_frames(name, runs, history, profile=profile, out_dir=out_dir, command=command)
+    for each in studies:
+        lay = layout.get(each)  # fail on an unknown study before touching the store
+        frames[lay.name] = runs, history = load_runs(lay.name, profile, tracking_uri)
+        paths += render_frames(each, runs, history, profile=profile, out_dir=out_dir, command=command)
     if study == ALL:
         paths.append(render_claims(frames, profile=profile, out_dir=out_dir, command=command))
     return paths

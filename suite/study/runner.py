@@ -4,7 +4,8 @@ Each run is identified by the hash of its resolved config (:func:`suite.study.sp
 rerun skips finished runs, resumes interrupted ones from their last checkpoint, and a point that two
 studies share trains once. :mod:`suite.study.plan` says what will run; an executor
 (:mod:`suite.study.executor`, a local process pool by default) runs it, the workers tracking each run
-themselves; the runner tracks the invocation (the parent run), prints progress, and renders the report.
+themselves; the runner tracks the invocation (the parent run), shows progress (:mod:`suite.study.progress`:
+live bars on a terminal, plain lines elsewhere), and renders the report.
 """
 
 from __future__ import annotations
@@ -17,64 +18,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from suite.contract import EventKind, Outcome, Result, Role, Tag
+from suite.contract import Outcome, Result, Role, Tag
 from suite.study import executor as executors
 from suite.study import spec, tracking
 from suite.study.plan import MissingData, Plan, find_study, make_plan, study_names
+from suite.study.progress import Progress, display
 
 __all__ = ["Progress", "find_study", "run_study", "study_names"]
-
-
-@dataclass
-class Progress:
-    """Runs done/total, the running runs' epochs, and an ETA from the epoch times seen so far."""
-
-    total_epochs: dict[str, int]
-    names: dict[str, str]
-    slots: int
-    out: Callable[[str], None]
-    epochs_done: dict[str, int] = field(default_factory=dict)
-    epoch_times: list[float] = field(default_factory=list)
-    finished: int = 0
-
-    def eta(self) -> str:
-        left = sum(self.total_epochs[h] - self.epochs_done.get(h, 0) for h in self.total_epochs)
-        if not self.epoch_times or left <= 0:
-            return "?"
-        secs = left * (sum(self.epoch_times) / len(self.epoch_times)) / self.slots
-        return (
-            f"{int(secs // 3600)}h{int(secs % 3600 // 60):02d}m"
-            if secs >= 3600
-            else f"{int(secs // 60)}m{int(secs % 60):02d}s"
-        )
-
-    def event(self, ev: dict[str, Any]) -> None:
-        h = ev["hash"]
-        self.epochs_done[h] = ev.get("epoch", 0)
-        if ev.get("kind") == EventKind.EPOCH:
-            self.epoch_times.append(ev["time"])
-            self.out(
-                f"[{self.finished}/{len(self.total_epochs)} done] {self.names[h]}: epoch {ev['epoch']}/"
-                f"{self.total_epochs[h]} test_acc {ev['test_acc']:.2f}% ({ev['time']:.1f}s/epoch, ETA {self.eta()})"
-            )
-        elif ev.get("kind") == EventKind.RESUME:
-            self.out(f"[resume] {self.names[h]}: from the checkpoint of epoch {ev['epoch']}")
-
-    def complete(self, h: str, result: Result | BaseException) -> None:
-        self.finished += 1
-        self.epochs_done[h] = self.total_epochs[h]
-        if isinstance(result, BaseException):
-            what = f"FAILED: {type(result).__name__}: {result}"
-        elif result.outcome == Outcome.TRAINED:
-            m = result.metrics
-            what = f"best {m['best_test_acc']:.2f}% final {m['final_test_acc']:.2f}%"
-        else:
-            what = str(result.outcome)
-        self.out(f"[{self.finished}/{len(self.total_epochs)} done] {self.names[h]}: {what}")
 
 
 def _tasks(plan: Plan, parent_run_id: str, commit: str) -> list[dict[str, Any]]:
@@ -157,20 +110,20 @@ def _execute(plan: Plan, pool: executors.Executor, out: Callable[[str], None]) -
 
 def _run_tasks(plan: Plan, pool, client, parent, commit: str, out: Callable[[str], None]) -> int:
     tasks = _tasks(plan, parent.info.run_id, commit)
-    progress = Progress(
-        {t["hash"]: t["config"]["epochs"] for t in tasks},
-        {t["hash"]: t["name"] for t in tasks},
-        pool.slots,
-        out,
-    )
+    epochs = {t["hash"]: t["config"]["epochs"] for t in tasks}
     failed = busy = 0
     t0 = time.time()
-    for task, result in pool.run(tasks, progress.event):
-        if isinstance(result, tracking.StoreUnreachable):
-            raise result  # every other run would wait out the same outage: stop them all, resumably
-        progress.complete(task["hash"], result)
-        failed += isinstance(result, BaseException)
-        busy += isinstance(result, Result) and result.outcome == Outcome.BUSY
+    with display(epochs, {t["hash"]: t["name"] for t in tasks}, pool.slots, out) as progress:
+        for task, result in pool.run(tasks, progress.event):
+            if isinstance(result, tracking.StoreUnreachable):
+                raise result  # every other run would wait out the same outage: stop them all, resumably
+            progress.complete(task["hash"], result)
+            if isinstance(result, Result) and result.run_id:  # the parent lists the datasets of its runs
+                tracking.copy_inputs(
+                    client, tracking.retry(client.get_run, result.run_id), parent.info.run_id
+                )
+            failed += isinstance(result, BaseException)
+            busy += isinstance(result, Result) and result.outcome == Outcome.BUSY
     tracking.retry(client.log_metric, parent.info.run_id, "wall_time_s", time.time() - t0)
     tracking.retry(client.set_terminated, parent.info.run_id, "FAILED" if failed else "FINISHED")
     out(
@@ -184,11 +137,11 @@ def _render(study: spec.Study, profile: str, uri: str, out_dir: Path, out: Calla
     from suite import report
 
     paths = report.render(
-        study.name,
+        study,  # the loaded study: a file of one's own outside studies/ is reported too
         profile=profile,
         tracking_uri=uri,
         out_dir=out_dir,
-        command=f"nox -s report -- {study.name} --profile {profile}",
+        command=f"nox -s report -- {report.ref(study)} --profile {profile}",
     )
     for path in paths:
         if path.suffix == ".md":

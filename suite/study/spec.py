@@ -5,7 +5,6 @@ A study file holds::
     name = "table3"                      # must equal the file's stem
     extends = "_shared"                  # optional: start from another file in the folder (see below)
     title = "Table 3: ablation of KLIF on CIFAR-10"
-    report = "table3"                    # the reporter's layout (default: name)
     seeds = [0, 1, 2]
     [base]                               # settings every run shares (any key the trainer takes)
     [grid]                               # axes: setting -> list of values, expanded as a Cartesian product
@@ -14,6 +13,8 @@ A study file holds::
     [[profiles.<name>.where]]            #   conditional overrides: match = {...}, set = {...}
     [[profiles.<name>.skip]]             #   points this profile leaves out: match = {...}, why = "..."
     skip_missing_data = true             # profile key: skip datasets with no files instead of failing
+    [report]                             # optional: how the table looks (rows, columns, reference arm,
+                                         #   metrics, paper table, figures); see suite.report.declare
 
 Every setting is one of :data:`suite.settings.SETTINGS` (type and range checked here), so any trainer
 setting can be an axis. ``extends`` applies the named file first: tables merge key by key, any other value
@@ -21,6 +22,10 @@ setting can be an axis. ``extends`` applies the named file first: tables merge k
 file whose name starts with ``_`` is a fragment (e.g. ``studies/_shared.toml``, the common ``smoke``
 profile), not a study. Errors are one line: ``<file>: <key path>: <problem>; allowed: <values>``, naming
 the file of the chain that set the key.
+
+Every study is reportable: without ``[report]`` the reporter derives a table from the axes. ``[report]`` is
+the reporter's vocabulary, so :func:`load` has the reporter check it (:func:`suite.report.declare.layout`)
+before any run, and a typo there is the same one-line error, not a table that fails after training.
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ class Study:
     name: str
     title: str
     path: Path
-    report: str
+    report: dict[str, Any]  # the [report] table, as written (validated by the reporter, see load)
     seeds: list[int]
     base: dict[str, Any]
     grid: dict[str, list[Any]]
@@ -82,8 +87,11 @@ class Study:
         return keys
 
 
-class _Check:
-    """Raises the one-line errors; ``origin`` says which file (of an ``extends`` chain) set a key."""
+class Check:
+    """Raises the one-line errors; ``origin`` says which file (of an ``extends`` chain) set a key.
+
+    Also raises the reporter's errors about a study's ``[report]`` table (:mod:`suite.report.declare`).
+    """
 
     def __init__(self, path: Path, origin: dict[str, Path] | None = None):
         self.path, self.origin = path, origin or {}
@@ -183,25 +191,25 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str
     if parent_name is None:
         return raw, _origin(raw, path)
     if not isinstance(parent_name, str):
-        _Check(path).fail("extends", f"expected a study name, got {parent_name!r}")
+        Check(path).fail("extends", f"expected a study name, got {parent_name!r}")
     candidates = [folder / f"{parent_name}.toml" for folder in (path.parent, STUDIES)]
     parent = next((c for c in candidates if c.exists()), None)
     if parent is None:
         known = sorted(
             {p.stem for folder in (path.parent, STUDIES) for p in folder.glob("*.toml")} - {path.stem}
         )
-        _Check(path).fail(
+        Check(path).fail(
             "extends", f"no study {parent_name!r} beside this file or in {STUDIES}", ", ".join(known)
         )
     if parent.resolve() in chain or parent.resolve() == path.resolve():
-        _Check(path).fail("extends", f"{parent_name!r} extends this file again (a cycle)")
+        Check(path).fail("extends", f"{parent_name!r} extends this file again (a cycle)")
     base, origin = _resolve_extends(parent, (*chain, path.resolve()))
     base = {k: v for k, v in base.items() if k not in NOT_INHERITED}
     origin = {k: v for k, v in origin.items() if k.split(".")[0] not in NOT_INHERITED}
     return _merge(base, raw), {**origin, **_origin(raw, path)}
 
 
-def _check_top(check: _Check, raw: dict[str, Any], path: Path) -> None:
+def _check_top(check: Check, raw: dict[str, Any], path: Path) -> None:
     check.keys("", raw, TOP_KEYS)
     for key in ("name", "title"):
         if not isinstance(raw.get(key), str):
@@ -209,11 +217,13 @@ def _check_top(check: _Check, raw: dict[str, Any], path: Path) -> None:
     if raw["name"] != path.stem:
         check.fail("name", f"{raw['name']!r} must equal the file name {path.stem!r}")
     check.seeds("seeds", raw.get("seeds"))
-    if not isinstance(raw.get("report", raw["name"]), str):
-        check.fail("report", f"expected a string, got {raw['report']!r}")
+    if not isinstance(raw.get("report", {}), dict):
+        check.fail(
+            "report", f"expected a table, got {raw['report']!r}", "a [report] table of the study's own"
+        )
 
 
-def _check_points(check: _Check, base: Any, grid: Any, include: Any) -> None:
+def _check_points(check: Check, base: Any, grid: Any, include: Any) -> None:
     check.settings("base", base, lists=False)
     for key, value in base.items():
         if isinstance(value, list):
@@ -225,7 +235,7 @@ def _check_points(check: _Check, base: Any, grid: Any, include: Any) -> None:
         check.settings(f"include[{i}]", point, lists=False)
 
 
-def _check_profile(check: _Check, where: str, prof: Any, axes: set[str]) -> None:
+def _check_profile(check: Check, where: str, prof: Any, axes: set[str]) -> None:
     if not isinstance(prof, dict):
         check.fail(where, "expected a table")
     overrides = {k: v for k, v in prof.items() if k not in PROFILE_KEYS}
@@ -258,7 +268,7 @@ def load(path: str | Path) -> Study:
     """Read, apply ``extends``, validate; every error is one line naming the file that holds the key."""
     path = Path(path)
     raw, origin = _resolve_extends(path)
-    check = _Check(path, origin)
+    check = Check(path, origin)
     _check_top(check, raw, path)
     base, grid, include = raw.get("base", {}), raw.get("grid", {}), raw.get("include", [])
     _check_points(check, base, grid, include)
@@ -269,8 +279,12 @@ def load(path: str | Path) -> Study:
         if not PROFILE_NAME.fullmatch(pname):
             check.fail(f"profiles.{pname}", "a profile name is a folder name too", PROFILE_NAME.pattern)
         _check_profile(check, f"profiles.{pname}", prof, axes)
-    report = raw.get("report", raw["name"])
-    return Study(raw["name"], raw["title"], path, report, raw["seeds"], base, grid, include, profiles)
+    report = raw.get("report", {})
+    study = Study(raw["name"], raw["title"], path, report, raw["seeds"], base, grid, include, profiles)
+    from suite.report import declare  # here, not at the top: the reporter imports this module
+
+    declare.layout(study)
+    return study
 
 
 def _product(table: dict[str, Any]) -> list[dict[str, Any]]:
@@ -364,7 +378,7 @@ def expand(
 ) -> list[Point]:
     """Every point of the study under ``profile``; more than ``max_runs`` is one line, before expanding."""
     if seeds is not None:
-        _Check(study.path).seeds("--seeds", seeds)
+        Check(study.path).seeds("--seeds", seeds)
     n = count(study, profile, seeds=seeds)
     if max_runs is not None and n > max_runs:
         raise StudyError(

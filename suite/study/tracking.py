@@ -8,7 +8,10 @@ in the main process before any worker starts: several processes creating a sqlit
 Schema (what the reporter reads; the names are :mod:`suite.contract`'s): child runs carry the tags role,
 study, profile, config hash, status (finished only after the last epoch), commit, host, hardware, torch,
 device, data sizes and one per axis; every resolved setting as a param; per-epoch metrics with
-``step = epoch``; the final metrics (:data:`suite.contract.FINAL_METRICS`) at step 0.
+``step = epoch``; the final metrics (:data:`suite.contract.FINAL_METRICS`) at step 0; the data as an MLflow
+dataset input (name, split sizes in the profile, a digest of the files: :mod:`suite.data.summary`), so the
+UI's Dataset column says what each run saw. Experiments are created as model-training experiments
+(:class:`suite.contract.MlflowTag`), so the UI opens them on the runs table.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from suite.contract import Role, RunStatus, Tag, tag_filter  # noqa: E402
+from suite.contract import MlflowTag, Role, RunStatus, Tag, tag_filter  # noqa: E402
 
 
 def home() -> Path:
@@ -121,14 +124,19 @@ def _init_store(uri: str, experiment: str) -> str:
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is not None:
+        if exp.tags.get(MlflowTag.EXPERIMENT_KIND) is None:  # created before experiments had a kind
+            retry(client.set_experiment_tag, exp.experiment_id, *_KIND)
         return exp.experiment_id
     artifacts = None
     if uri.startswith("sqlite:///"):
         artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / experiment).as_uri()
     try:
-        return client.create_experiment(experiment, artifact_location=artifacts)
+        return client.create_experiment(experiment, artifact_location=artifacts, tags=dict([_KIND]))
     except Exception:  # created by a concurrent runner in the meantime
         return client.get_experiment_by_name(experiment).experiment_id
+
+
+_KIND = (MlflowTag.EXPERIMENT_KIND, MlflowTag.TRAINING_KIND)
 
 
 def retry(call, *args, attempts: int = 8, **kwargs):
@@ -288,3 +296,46 @@ def logged_epochs(client: MlflowClient, run_id: str) -> set[int]:
     """Epochs with metrics logged, and 0 once the final metrics are."""
     epochs = {m.step for m in retry(client.get_metric_history, run_id, "test_acc")}
     return epochs | ({0} if retry(client.get_metric_history, run_id, "best_test_acc") else set())
+
+
+def dataset_input(summary):
+    """A :class:`suite.data.DataSummary` as an MLflow dataset input: the name and digest the UI's Dataset
+    column shows, the split sizes as the profile, the data root as a local source (where, not what)."""
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    dataset = Dataset(
+        name=summary.name,
+        digest=summary.digest,
+        source_type="local",
+        source=json.dumps({"uri": Path(summary.root).absolute().as_uri()}),
+        profile=json.dumps(
+            {"splits": summary.sizes} | ({"layout": summary.layout} if summary.layout else {})
+        ),
+    )
+    return DatasetInput(dataset, tags=[InputTag(MlflowTag.DATASET_CONTEXT, MlflowTag.TRAINING_CONTEXT)])
+
+
+def log_dataset(client: MlflowClient, run_id: str, summary) -> None:
+    """Log the run's data as its dataset input; logging the same summary again (a resume) adds nothing."""
+    retry(client.log_inputs, run_id, datasets=[dataset_input(summary)])
+
+
+def copy_inputs(client: MlflowClient, run, to_run_id: str) -> None:
+    """``run``'s dataset inputs also on ``to_run_id``: a copied run keeps them, and a parent lists its
+    children's datasets (the UI shows parents with their children folded, so its Dataset column is the
+    parents'). Inputs it already has are kept once."""
+    if run.inputs.dataset_inputs:
+        retry(client.log_inputs, to_run_id, datasets=run.inputs.dataset_inputs)
+
+
+# MLflow 3.17's UI ignores the experiment kind for the page it opens: a per-browser switch decides
+# (GenAI by default, the overview and traces pages); this URL parameter opens the runs table instead.
+UI_WORKFLOW = "workflowType=machine_learning"
+
+
+def ui_link(base: str, experiment_id: str | None = None) -> str:
+    """The UI's address of an experiment (or of the experiment list) on its runs table."""
+    page = f"experiments/{experiment_id}" if experiment_id is not None else "experiments"
+    return f"{base.rstrip('/')}/#/{page}?{UI_WORKFLOW}"

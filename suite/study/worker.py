@@ -7,9 +7,14 @@ OS when a worker dies, even by SIGKILL). Under the lock the worker looks the has
 
 - finished in this study's experiment: nothing to do;
 - finished in another study's (e.g. Table 2's KLIF runs, wanted by Table 4 too): copied into this one
-  (params, tags, metric histories, ``suite.copied_from``), no training;
+  (params, tags, metric histories, dataset inputs, ``suite.copied_from``), no training;
 - unfinished in this study's experiment (a killed run): that run is resumed, from the last checkpoint;
 - otherwise a new child run is created.
+
+The run's data is logged as its MLflow dataset input as soon as the trainer has loaded it (the trainer's
+``on_data``: it stays MLflow-free, and the data is loaded once), before the first epoch; a resumed run logs
+the same input again, which MLflow keeps once. The runner hears ``EventKind.START`` when a point begins to
+train (its live display shows a line per running run), then an ``EPOCH`` per epoch.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ def _copy_run(client, src, task: dict[str, Any]) -> str:
     for key in src.data.metrics:
         metrics += tracking.retry(client.get_metric_history, src.info.run_id, key)
     _log_batches(client, rid, params=[Param(k, v) for k, v in src.data.params.items()], metrics=metrics)
+    tracking.copy_inputs(client, src, rid)  # none on runs logged before datasets were: not rebuilt here
     _finish(client, rid)
     return rid
 
@@ -173,9 +179,12 @@ def _train(client, rid: str, task: dict, workdir: Path, device: str, emit, logge
             time=metrics["epoch_time"],
         )
 
+    def on_data(summary) -> None:
+        tracking.log_dataset(client, rid, summary)
+
     config = {**task["config"], **task.get("runtime", {}), "device": device}
     try:
-        result = train.train(config, workdir=workdir, callback=on_epoch)
+        result = train.train(config, workdir=workdir, callback=on_epoch, on_data=on_data)
     except BaseException as err:
         if not tracking.unreachable(
             err, task["tracking_uri"]
@@ -222,6 +231,7 @@ def execute(task: dict[str, Any], events: Any = None) -> Result:
             _log_params(client, rid, task, have=here[0].data.params)
         else:
             rid = _create_run(client, task, device)
+        emit(kind=EventKind.START, epochs=task["config"]["epochs"], run_id=rid)
         logged = _log_backlog(client, rid, workdir, emit)
         finals = _train(client, rid, task, workdir, device, emit, logged)
         return Result(task["hash"], Outcome.TRAINED, rid, finals)

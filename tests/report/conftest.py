@@ -22,8 +22,9 @@ NETWORK = {"mnist": "mnist-net", "fashion-mnist": "mnist-net", "cifar10": "cifar
 LAYERS = ("enc", "conv1", "fc1")
 
 
-def point(study, dataset, network, neuron, encoder, seed, base, epochs=3, jitter=0.0):
-    """One grid point; ``jitter`` adds jitter * seed to its accuracy so that paired differences vary."""
+def point(study, dataset, network, neuron, encoder, seed, base, epochs=3, jitter=0.0, **settings):
+    """One grid point; ``jitter`` adds jitter * seed to its accuracy so that paired differences vary;
+    ``settings`` set any other setting of the run (``alpha = 2.0``: an axis of a study of one's own)."""
     return dict(
         study=study,
         dataset=dataset,
@@ -34,6 +35,7 @@ def point(study, dataset, network, neuron, encoder, seed, base, epochs=3, jitter
         base=base,
         epochs=epochs,
         jitter=jitter,
+        settings=settings,
     )
 
 
@@ -118,6 +120,7 @@ def config(p, i):
         "device": "auto",  # collides with the device tag: load_runs keeps it as "param:device"
         "data_root": f"/data/copy{i}",  # where and how fast: ignored for replicates and pairs
         "threads": 1 + i % 3,
+        **p.get("settings", {}),
     }
 
 
@@ -273,6 +276,12 @@ def points():
 @pytest.fixture(scope="session")
 def make_frames():
     return frames
+
+
+@pytest.fixture(scope="session")
+def make_point():
+    """``make_point(study, dataset, network, neuron, encoder, seed, base, ..., **settings)``: one point."""
+    return point
 
 
 @pytest.fixture(scope="session")

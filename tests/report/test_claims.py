@@ -200,7 +200,7 @@ claimed = "a > b"
             'study = "table2"',
             'study = "table9"',
             "claims[0].study",
-            "unknown study 'table9'; allowed: table2",
+            "unknown study 'table9'; allowed: controls, table2",
         ),
         ('a = { neuron = "KLIF" }', 'a = { neuronn = "KLIF" }', "claims[0].a.neuronn", "unknown setting"),
         ('claimed = "a > b"', 'claimed = "a >> b"', "claims[0].claimed", "allowed: 'a > b', 'a < b'"),

@@ -1,4 +1,4 @@
-"""Every layout loads, refers only to things that exist, and describes the paper's tables."""
+"""Every study's layout loads, refers only to things that exist, and describes the paper's tables."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_layout_is_consistent(name):
 
 
 def test_studies_and_paper_layouts():
-    assert layout.names() == ["table2", "table3", "table4", "table5", "controls"]
+    assert layout.names() == ["controls", "table2", "table3", "table4", "table5"]  # studies/*.toml, once
     assert [r.label for r in layout.get("table3").rows] == [
         "LIF",
         "KLIF",
@@ -48,7 +48,7 @@ def test_blocks_report_best_and_final_accuracy():
 
 
 def test_layouts_name_only_registered_datasets_networks_and_neurons():
-    """A typo in layouts.toml would leave a cell "—" forever; check every name against the registries."""
+    """A typo in a [report] table would leave a cell "—" forever; check every name against the registries."""
     registries = {
         "dataset": pytest.importorskip("suite.data").names(),
         "network": pytest.importorskip("suite.models").names(),
@@ -63,3 +63,15 @@ def test_layouts_name_only_registered_datasets_networks_and_neurons():
                         assert want in registries[key], (
                             f"{name}/{row.label}: {key} = {want!r} is not registered"
                         )
+
+
+def test_the_paper_tables_are_declared_where_their_studies_are():
+    """One list of studies (studies/*.toml): no second file to keep in step with it."""
+    from suite.study.plan import study_names
+
+    assert layout.names() == study_names()
+    assert not layout.PATH.with_name("layouts.toml").exists()
+    controls = layout.get("controls")  # rows and columns derived from its axes, only the comparisons declared
+    assert [r.label for r in controls.rows] == ["LIF", "LIF-vth", "PLIF", "KLIF"]
+    assert controls.columns.labels == ("MNIST", "Fashion-MNIST", "CIFAR-10")
+    assert [c.label for c in layout.get("table4").comparisons] == ["KLIF - KLIF*"]  # from its reference arm

@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 
 from suite.report import layout, render
+from suite.study.spec import StudyError
 
 GOLDEN = Path(__file__).with_name("golden")
 COMMAND = "python -m suite report table2 --profile cpu"
-FILES = ["table2.md", "table2.tex", "fig4.png", "fig4.pdf", "fig5.png", "fig5.pdf", "fig6.png", "fig6.pdf"]
+FILES = [
+    *("table2.md", "table2.tex", "fig4.png", "fig4.pdf", "fig5.png", "fig5.pdf", "fig6.png", "fig6.pdf"),
+    *("table2-curves.png", "table2-curves.pdf"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -75,5 +79,5 @@ def test_render_all_writes_every_study_with_dashes_where_nothing_ran(store, tmp_
 def test_claims_md_only_with_all(store, tmp_path):
     render("table2", profile="cpu", tracking_uri=store, out_dir=tmp_path, command=COMMAND)
     assert not (tmp_path / "claims.md").exists()
-    with pytest.raises(KeyError):
+    with pytest.raises(StudyError, match="unknown study 'table9'; known studies: controls, table2"):
         render("table9", profile="cpu", tracking_uri=store, out_dir=tmp_path, command="x")

@@ -28,6 +28,11 @@ def _set(line: str):
     return lambda s: s.replace("epochs = 1", f"epochs = 1\n{line}")
 
 
+def _report(text: str):
+    """A [report] table appended to the valid study (rows: the neuron axis, LIF and KLIF)."""
+    return lambda s: s + "\n[report]\n" + text + "\n"
+
+
 MUTATIONS = {
     "unknown top key": lambda s: s.replace('title = "t"', 'title = "t"\ncolour = 1'),
     "name is not the file": lambda s: s.replace('name = "fuzz"', 'name = "other"'),
@@ -68,7 +73,39 @@ MUTATIONS = {
     "skip without why": lambda s: s.replace('why = "because"\n', ""),
     "skip bad match": lambda s: s.replace('match = { neuron = "KLIF" }', "match = { T = true }"),
     "skip_missing_data int": _set("skip_missing_data = 1"),
-    "report not a string": lambda s: s.replace('title = "t"', 'title = "t"\nreport = 3'),
+    "report not a table": lambda s: s.replace('title = "t"', 'title = "t"\nreport = 3'),
+    "report unknown key": _report("colour = 1"),
+    "report empty title": _report('title = ""'),
+    "report columns not a setting": _report('columns = "colour"'),
+    "report columns seed": _report('columns = "seed"'),
+    "report columns fixed by where": _report('columns = "lr"\nwhere = { lr = 1e-3 }'),
+    "report rows not a list": _report("rows = 3"),
+    "report rows unknown axis": _report('rows = ["colour"]'),
+    "report rows leave an axis out": _report("rows = []"),
+    "report rows name the column": _report('columns = "neuron"\nrows = ["neuron"]'),
+    "report row without label": _report('[[report.rows]]\nwhere = { neuron = "LIF" }'),
+    "report row bad where": _report('[[report.rows]]\nlabel = "x"\nwhere = { neuron = "QIF" }'),
+    "report row twice": _report(
+        'rows = [{ label = "x", where = { neuron = "LIF" } }, { label = "x", where = { neuron = "KLIF" } }]'
+    ),
+    "report where list": _report("where = { lr = [1, 2] }"),
+    "report reference not a row axis": _report('reference = { dataset = "mnist" }'),
+    "report reference no such arm": _report('reference = { neuron = "PLIF" }'),
+    "report reference and comparisons": _report(
+        'reference = { neuron = "LIF" }\ncomparisons = [{ a = "KLIF", b = "LIF" }]'
+    ),
+    "report comparison unknown row": _report('comparisons = [{ a = "KLIF", b = "QIF" }]'),
+    "report comparison of a row with itself": _report('comparisons = [{ a = "KLIF", b = "KLIF" }]'),
+    "report metrics unknown": _report('metrics = ["best", "loss"]'),
+    "report metrics empty": _report("metrics = []"),
+    "report paper unknown": _report('paper = "table9"'),
+    "report cited without paper": _report("cited = true"),
+    "report cited not a bool": _report('paper = "table2"\ncited = "yes"'),
+    "report figure unknown kind": _report('[report.figures.f]\nkind = "pie"\ntitle = "t"\nrows = ["LIF"]'),
+    "report figure name is a path": _report(
+        '[report.figures."../f"]\nkind = "curves"\ntitle = "t"\nrows = ["LIF"]'
+    ),
+    "report figure unknown row": _report('[report.figures.f]\nkind = "curves"\ntitle = "t"\nrows = ["PLIF"]'),
     "extends unknown": lambda s: s.replace('title = "t"', 'title = "t"\nextends = "nowhere"'),
     "extends itself": lambda s: s.replace('title = "t"', 'title = "t"\nextends = "fuzz"'),
     "extends not a string": lambda s: s.replace('title = "t"', 'title = "t"\nextends = 1'),
@@ -119,7 +156,33 @@ EXPECTED = {
     "skip without match": "fuzz.toml: profiles.smoke.skip[0].match: required table",
     "skip bad match": "fuzz.toml: profiles.smoke.skip[0].match.T: expected int, got bool",
     "skip_missing_data int": "fuzz.toml: profiles.smoke.skip_missing_data: expected bool",
-    "report not a string": "fuzz.toml: report: expected a string",
+    "report not a table": "fuzz.toml: report: expected a table, got 3",
+    "report unknown key": "fuzz.toml: report.colour: unknown key; allowed: cited, columns, comparisons",
+    "report empty title": "fuzz.toml: report.title: expected non-empty text",
+    "report columns not a setting": "fuzz.toml: report.columns: 'colour' is not a setting a table can vary",
+    "report columns seed": "fuzz.toml: report.columns: 'seed' is not a setting a table can vary",
+    "report columns fixed by where": "fuzz.toml: report.where.lr: lr is the table's column",
+    "report rows not a list": "fuzz.toml: report.rows: expected axis names or [[report.rows]] tables",
+    "report rows unknown axis": "fuzz.toml: report.rows[0]: 'colour' is not a setting a table can vary",
+    "report rows leave an axis out": "fuzz.toml: report.rows: neuron varies but is neither a row axis",
+    "report rows name the column": "fuzz.toml: report.rows[0]: neuron is the table's column",
+    "report row without label": "fuzz.toml: report.rows[0].label: missing",
+    "report row bad where": "fuzz.toml: report.rows[0].where.neuron: unknown neuron 'QIF'",
+    "report row twice": "fuzz.toml: report.rows[1].label: 'x' labels two rows",
+    "report where list": "fuzz.toml: report.where.lr: expected one value",
+    "report reference not a row axis": "fuzz.toml: report.reference.dataset: not a setting of the rows",
+    "report reference no such arm": "fuzz.toml: report.reference.neuron: no row runs neuron = 'PLIF'",
+    "report reference and comparisons": "fuzz.toml: report.reference: give a reference or comparisons",
+    "report comparison unknown row": "fuzz.toml: report.comparisons[0].b: 'QIF' is not a row",
+    "report comparison of a row with itself": "fuzz.toml: report.comparisons[0].b: compares rows that select",
+    "report metrics unknown": "fuzz.toml: report.metrics[1]: unknown block 'loss'; allowed: best, final",
+    "report metrics empty": "fuzz.toml: report.metrics: expected a list of distinct blocks",
+    "report paper unknown": "fuzz.toml: report.paper: the paper has no table 'table9'",
+    "report cited without paper": "fuzz.toml: report.paper: paper rows or cited rows need the paper's table",
+    "report cited not a bool": "fuzz.toml: report.cited: expected true or false",
+    "report figure unknown kind": "fuzz.toml: report.figures.f.kind: unknown kind 'pie'",
+    "report figure name is a path": "fuzz.toml: report.figures.../f: a figure's name is a file name too",
+    "report figure unknown row": "fuzz.toml: report.figures.f.rows[0]: 'PLIF' is not a row",
     "extends unknown": "fuzz.toml: extends: no study 'nowhere'",
     "extends itself": "fuzz.toml: extends: 'fuzz' extends this file again",
     "extends not a string": "fuzz.toml: extends: expected a study name",

@@ -162,6 +162,8 @@ def test_sigkilled_worker_is_resumed_without_duplicates(tmp_path, store, data_ro
     for r in after:
         steps = [m.step for m in client.get_metric_history(r.info.run_id, "test_acc")]
         assert sorted(steps) == [1, 2, 3]
+        (data,) = r.inputs.dataset_inputs  # logged again on resume, kept once
+        assert data.dataset.name == "mnist" and '"train": 2000' in data.dataset.profile
 
 
 def _one_value_per_epoch(client, runs, epochs):

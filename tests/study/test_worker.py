@@ -79,7 +79,10 @@ def test_a_kill_between_the_final_metrics_and_finished_logs_them_once(task, monk
 @pytest.mark.slow
 def test_a_copy_cut_short_is_not_done_and_is_copied_again_whole(task, monkeypatch):
     client = tracking.MlflowClient(task["tracking_uri"])
-    assert worker.execute(task).outcome == Outcome.TRAINED
+    trained = worker.execute(task)
+    assert trained.outcome == Outcome.TRAINED
+    (data,) = client.get_run(trained.run_id).inputs.dataset_inputs  # logged before the first epoch
+    assert data.dataset.name == "mnist" and '"train": 300' in data.dataset.profile
     other = {**task, "study": "other", "experiment_id": tracking.init_store(task["tracking_uri"], "other")}
 
     def cut(*args, **kwargs):
@@ -96,3 +99,4 @@ def test_a_copy_cut_short_is_not_done_and_is_copied_again_whole(task, monkeypatc
     (copy,) = client.search_runs([other["experiment_id"]])
     assert copy.info.run_id != short.info.run_id and copy.data.tags[Tag.STATUS] == RunStatus.FINISHED
     assert _history(client, copy.info.run_id, "test_acc") == [1, 2, 3]
+    assert [d.dataset.digest for d in copy.inputs.dataset_inputs] == [data.dataset.digest], "copied inputs"
