@@ -6,7 +6,9 @@ fused kernel keeps its input current, :mod:`suite.neurons.kernel`) an SNN conv b
 activation-sized tensors where the ANN holds two (BatchNorm input and ReLU output, which the next layer
 shares). Keeping the spikes as ``bool`` until the backward pass reads them brings the SNN's block to 2.25,
 for one cheap cast on save and one on use (SpikingJelly's ``spike_op`` does the same for its spiking
-convolutions). Max-pooling keeps no input at all (:class:`suite.models.layers.MaxPool`).
+convolutions). Max-pooling keeps no input at all (:class:`suite.models.layers.MaxPool`), and its output is
+spikes too (the max of 0s and 1s): in Fang et al.'s networks every conv after the first reads a pooled map,
+so a pool's output is recorded as spikes when its input was.
 
 How: :class:`SpikePacker` is a context a network enters around its forward pass. It records the output
 tensors of the network's :class:`~suite.neurons.SpikingNeuron` layers (forward hooks, removed on exit) and
@@ -28,6 +30,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from suite.models.layers import MaxPool
 from suite.neurons import SpikingNeuron
 
 
@@ -45,6 +48,7 @@ class SpikePacker:
 
     def __init__(self, model: nn.Module, enabled: bool = True):
         self.neurons = [m for m in model.modules() if isinstance(m, SpikingNeuron)] if enabled else []
+        self.pools = [m for m in model.modules() if isinstance(m, MaxPool)] if self.neurons else []
         self.live: dict[int, weakref.ref] = {}
         self._handles: list = []
         self._hooks = None
@@ -52,16 +56,23 @@ class SpikePacker:
     def _record(self, module, inputs, out: torch.Tensor) -> None:
         self.live[out.untyped_storage().data_ptr()] = weakref.ref(out)
 
+    def _record_pooled(self, module, inputs, out: torch.Tensor) -> None:
+        if self._alive(inputs[0]):  # max-pooled spikes are spikes; pooled currents (ANN) are not
+            self._record(module, inputs, out)
+
+    def _alive(self, t: torch.Tensor) -> bool:
+        ref = self.live.get(t.untyped_storage().data_ptr())
+        return ref is not None and ref() is not None
+
     def _pack(self, t: torch.Tensor):
-        if t.is_floating_point() and t.layout == torch.strided:
-            ref = self.live.get(t.untyped_storage().data_ptr())
-            if ref is not None and ref() is not None:
-                return _Packed(t.to(torch.bool), t.dtype)
+        if t.is_floating_point() and t.layout == torch.strided and self._alive(t):
+            return _Packed(t.to(torch.bool), t.dtype)
         return t
 
     def __enter__(self) -> SpikePacker:
         if self.neurons and torch.is_grad_enabled():
             self._handles = [m.register_forward_hook(self._record) for m in self.neurons]
+            self._handles += [m.register_forward_hook(self._record_pooled) for m in self.pools]
             self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack)
             self._hooks.__enter__()
         return self

@@ -50,10 +50,11 @@ def test_only_spikes_are_packed(monkeypatch, build, example_input):
     assert packed == [((4, 16, 28, 28), torch.bool)]
 
 
-def test_a_conv_after_a_pool_saves_a_tensor_that_is_not_a_neuron_output(monkeypatch, build, example_input):
-    """table1-mnist (reading (a)): every conv reads a max-pool's output, a new tensor the packer does not
-    know as spikes, so nothing is packed (a known limit: pooled spikes stay float32)."""
-    assert _packed_kinds(monkeypatch, build("table1-mnist"), example_input("table1-mnist")) == []
+def test_pooled_spikes_are_packed_too(monkeypatch, build, example_input):
+    """table1-mnist (Fang et al.'s reading, width 1/8, T = 2, B = 2): the conv after the encoder's MP2 reads
+    a max-pool of spikes, itself 0/1, so it is saved as bool; the FC inputs (dropout: 0 or 2) are not."""
+    packed = _packed_kinds(monkeypatch, build("table1-mnist"), example_input("table1-mnist"))
+    assert packed == [((4, 16, 14, 14), torch.bool)]
 
 
 def test_nothing_packed_for_ann_or_eval_or_when_off(monkeypatch, build, example_input):
