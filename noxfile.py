@@ -1,4 +1,4 @@
-"""Sessions: tests, bench, lint, study, report, check-paper, ui.
+"""Sessions: tests, bench, lint, study, fetch, report, check-paper, ui, server.
 
 Every session runs in one shared virtual environment, ``.venv`` (git-ignored), created on first use:
 torch first (``SUITE_TORCH``, default ``torch==2.13.0``, the local CPU wheel on our machines; set e.g.
@@ -50,7 +50,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: kernels vs memory bandwidth, loaders, a training step vs the ANN; saved for comparison."""
+    """Benchmarks: kernels vs memory bandwidth and vs SpikingJelly / snnTorch, worker start-up compile,
+    loaders, a training step vs the ANN; saved for comparison (pytest-benchmark autosave)."""
+    # The peers, for benchmarks/test_kernels.py only, without their dependencies (their pins would replace
+    # the CPU torch); loguru is the one SpikingJelly imports that the project lacks.
+    pip = [_venv(session), "-m", "pip", "install", "-q", "--no-deps"]
+    session.run(*pip, "spikingjelly==2.0.0", "snntorch==1.0.0", "loguru", external=True)
     _run(
         session,
         "-m",
@@ -80,6 +85,12 @@ def study(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def fetch(session: nox.Session) -> None:
+    """Download datasets into the data root: ``nox -s fetch -- all`` (``--dry-run``: what and how big)."""
+    _run(session, "-m", "suite", "fetch", *session.posargs)
+
+
+@nox.session(python=False)
 def report(session: nox.Session) -> None:
     """Render tables and figures: ``nox -s report -- all --profile cpu``."""
     _run(session, "-m", "suite", "report", *session.posargs)
@@ -95,3 +106,24 @@ def check_paper(session: nox.Session) -> None:
 def ui(session: nox.Session) -> None:
     """The MLflow UI on the project's store, at 127.0.0.1."""
     _run(session, "-m", "suite", "ui", *session.posargs)
+
+
+@nox.session(python=False)
+def dashboard(session: nox.Session) -> None:
+    """optuna-dashboard on a search study's Optuna storage, at 127.0.0.1: ``nox -s dashboard [-- URL]``.
+
+    Installed here, not as a project dependency: only this session needs it. The storage defaults to the
+    one the runner creates beside the project's MLflow store (``.suite/optuna.db``).
+    """
+    py = _venv(session)
+    session.run(py, "-m", "pip", "install", "-q", "optuna-dashboard", external=True)
+    storage = session.posargs[0] if session.posargs else f"sqlite:///{ROOT / '.suite' / 'optuna.db'}"
+    dashboard = str(VENV / "bin" / "optuna-dashboard")
+    session.run(dashboard, storage, "--host", "127.0.0.1", "--port", "8080", external=True, env=ENV)
+
+
+@nox.session(python=False)
+def server(session: nox.Session) -> None:
+    """An MLflow tracking server on PostgreSQL for a cluster: ``nox -s server -- --backend-store-uri
+    postgresql://mlflow@localhost/mlflow --host 0.0.0.0`` (docs/cluster.md)."""
+    _run(session, "-m", "suite", "server", *session.posargs)

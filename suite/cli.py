@@ -1,4 +1,4 @@
-"""``python -m suite {study,report,ui,settings,networks,check-paper,worker}``: the command line the nox sessions call."""
+"""``python -m suite {study,fetch,report,ui,server,settings,networks,check-paper,worker}``: the command line the nox sessions call."""
 
 from __future__ import annotations
 
@@ -20,12 +20,38 @@ def _study(args) -> int:
         seeds=args.seeds,
         workers=args.workers,
         executor=args.executor,
+        executor_config=args.executor_config,
         **({"max_runs": args.max_runs} if args.max_runs is not None else {}),
         data_root=args.data_root,
         dry_run=args.dry_run,
         tracking_uri=args.tracking_uri,
         report=not args.no_report,
+        download=not args.no_download,
+        optuna_storage=args.optuna_storage,
     )
+
+
+def _fetch(args) -> int:
+    """Exit 0 when every named dataset is present afterwards, 1 when one is still missing."""
+    from suite.data import fetch, info, names, sources
+
+    wanted = names() if args.datasets == ["all"] else args.datasets
+    try:
+        for name in wanted:
+            info(name)  # an unknown name: one line listing the known ones
+        sources.table()  # a broken SUITE_SOURCES file: one line naming the file and key
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print("\n".join(fetch.dry_run(wanted, args.data_root)))
+        return 0
+    missing = fetch.fetch(wanted, args.data_root)
+    for err in missing.values():
+        print(err, file=sys.stderr)
+    present = [n for n in wanted if n not in missing]
+    print(f"present: {', '.join(present) or 'none'}; still missing: {', '.join(missing) or 'none'}")
+    return 1 if missing else 0
 
 
 def _report(args) -> int:
@@ -45,6 +71,7 @@ def _report(args) -> int:
         tracking_uri=uri,
         out_dir=Path(args.out) / args.profile,
         command=command,
+        optuna_storage=args.optuna_storage,
     ):
         print(path)
     return 0
@@ -143,14 +170,44 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="refuse a study of more runs than this (default 10,000: a larger grid is usually a typo)",
     )
-    p.add_argument("--executor", default="pool", help="how runs execute (default: pool, local processes)")
+    p.add_argument(
+        "--executor",
+        default="pool",
+        help="how runs execute: pool (default: local processes), submitit-local, slurm (docs/cluster.md)",
+    )
+    p.add_argument(
+        "--executor-config",
+        default=None,
+        help="TOML file with an [<executor>] table of settings (default: $SUITE_EXECUTOR_CONFIG)",
+    )
     p.add_argument("--data-root", default=None, help="dataset folder (default: $SUITE_DATA, else ./data)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
     p.add_argument(
         "--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI, else .suite/)"
     )
     p.add_argument("--no-report", action="store_true", help="do not render the table at the end")
+    p.add_argument(
+        "--optuna-storage",
+        default=None,
+        help="search studies: Optuna RDB URL (default: optuna.db beside an MLflow sqlite store)",
+    )
+    p.add_argument(
+        "--no-download",
+        "--offline",
+        action="store_true",
+        help="never fetch missing datasets (default: fetch them into the data root before the runs)",
+    )
     p.set_defaults(fn=_study)
+
+    p = sub.add_parser(
+        "fetch", help="download datasets from their official sources (or SUITE_SOURCES) into the data root"
+    )
+    p.add_argument("datasets", nargs="+", help="dataset names, or 'all'")
+    p.add_argument("--data-root", default=None, help="dataset folder (default: $SUITE_DATA, else ./data)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what would be fetched and its size; fetch nothing"
+    )
+    p.set_defaults(fn=_fetch)
 
     p = sub.add_parser(
         "report", help="render tables and figures (and, for 'all', claims.md) into results/<profile>/"
@@ -159,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="cpu")
     p.add_argument("--tracking-uri", default=None)
     p.add_argument("--out", default="results")
+    p.add_argument(
+        "--optuna-storage", default=None, help="search studies: the Optuna storage their runs used"
+    )
     p.set_defaults(fn=_report)
 
     p = sub.add_parser("ui", help="the MLflow UI on the project's store, at 127.0.0.1")
@@ -182,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("studies", nargs="*", help="study names or .toml files (default: every study)")
     p.add_argument("--profile", default="paper")
     p.set_defaults(fn=_check_paper)
+
+    from suite.study import server
+
+    server.add_parser(sub)
 
     p = sub.add_parser("worker", help="execute one task file (cluster executors)")
     p.add_argument("task")

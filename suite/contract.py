@@ -50,6 +50,9 @@ class Tag:
     DEVICE = "suite.device"
     DATA_SIZES = "suite.data_sizes"
     LAYERS = "suite.layers"  # the probed layers in forward order, comma-separated (for the figures)
+    ARM = "suite.search.arm"  # a search study's arm (its Optuna study), on trials and retrains
+    TRIAL = "suite.search.trial"  # the trial's number within its arm's Optuna study
+    PHASE = "suite.search.phase"  # Phase: a trial of the search, or a retrain of an arm's best config
     AXIS_PREFIX = "suite.axis."
     PREFIX = "suite."
     PARENT_RUN = "mlflow.parentRunId"  # MLflow's own: nests a child under its parent in the UI
@@ -82,6 +85,14 @@ class RunStatus(StrEnum):
     FINISHED = "finished"
     FAILED = "failed"
     INTERRUPTED = "interrupted"  # stopped by Ctrl-C, SIGTERM or a runner's death; resumes on the next run
+    PRUNED = "pruned"  # a search trial stopped early by the pruner: final, never resumed
+
+
+class Phase(StrEnum):
+    """``Tag.PHASE`` of a search study's run."""
+
+    TRIAL = "trial"
+    RETRAIN = "retrain"
 
 
 class Outcome(StrEnum):
@@ -91,6 +102,7 @@ class Outcome(StrEnum):
     DONE = "done"  # already finished in this study's experiment
     COPIED = "copied"  # finished in another study's experiment; copied, not retrained
     TRAINED = "trained"
+    PRUNED = "pruned"  # a search trial the pruner stopped (now, or in an earlier invocation)
 
 
 class PointState(StrEnum):

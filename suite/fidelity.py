@@ -247,7 +247,9 @@ def check_study(path: Path, declared: Declared, profile: str = PROFILE) -> tuple
     if protocol is None:
         problems.append(f"{study.name}: no paper protocol declared in {TOML.name} [protocols]")
     by_dataset: dict[str, list[dict]] = {}
-    for point in spec.iter_points(study, profile):
+    search = study.search_of(profile)
+    seeds = list(search.retrain_seeds) if search is not None else None  # the runs the report shows
+    for point in spec.iter_points(study, profile, seeds=seeds):
         if point.skip is None:
             by_dataset.setdefault(point.config["dataset"], []).append(point.config)
     items = [it for it in declared.items if it.protocols is None or protocol in it.protocols]
@@ -268,6 +270,15 @@ def check_study(path: Path, declared: Declared, profile: str = PROFILE) -> tuple
                 f"{study.name}: {r.key} [{', '.join(r.datasets)}]: suite {r.suite}, paper {r.paper}, "
                 f"reference {r.reference}"
             )
+    if search is not None:
+        from suite.study.search_spec import describe
+
+        space = "; ".join(f"`{k}` in {describe(d)}" for k, d in search.space.items())
+        lines += [
+            "",
+            f"Searched per arm ({search.trials} trials at seed {search.trial_seed}, the best retrained with the "
+            f"seeds above): {space}. The rows of searched settings show the value before the search.",
+        ]
     return lines + [""], problems
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+NOT_ATTEMPTED = "not attempted (download=False)"
+
 
 class DatasetNotFound(FileNotFoundError):
     @classmethod

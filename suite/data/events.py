@@ -1,7 +1,9 @@
 """Event sets (N-MNIST, CIFAR10-DVS, DVS128 Gesture): recordings -> cached ``[T, 2, H, W]`` frames.
 
 An :class:`EventSource` is the data that describes one set: its frame size, the file layouts it may be
-found in (:mod:`suite.data.file_layouts`), where a person gets it and how tonic downloads it. ``open`` picks
+found in (:mod:`suite.data.file_layouts`) and where a person gets it. ``download=True`` fetches a missing
+split through :mod:`suite.data.fetch` from the files tonic's own download uses (``sources.toml`` names the
+tonic class), unpacked into tonic's layout. ``open`` picks
 the layout, applies ``limit`` and returns an :class:`EventDataset`, whose items are ``(frames, label)``:
 float32 event counts ``[T, 2, H, W]`` framed by equal event count (:mod:`suite.data.framing`) and cached on
 disk (:mod:`suite.data.cache`) unless ``cache=False``.
@@ -28,8 +30,7 @@ import torch
 from suite.data import cache as frame_cache
 from suite.data.aedat import Events
 from suite.data.batching import empty_batch
-from suite.data.download import probe, socket_timeout
-from suite.data.errors import DatasetNotFound, annotate
+from suite.data.errors import NOT_ATTEMPTED, DatasetNotFound, annotate
 from suite.data.file_layouts import FileLayout, Record
 from suite.data.framing import SETTINGS, frames_by_count
 from suite.data.paths import cache_root
@@ -43,7 +44,6 @@ class EventSource:
     sensor: tuple[int, int]  # (H, W) of the frames
     layouts: tuple[FileLayout, ...]
     home: str  # where a person gets the files
-    tonic_class: str  # the tonic.datasets class that downloads it (into its own layout)
     options: Mapping[str, object] = field(default_factory=lambda: dict(EVENT_OPTIONS))
 
     def expected(self, root: Path) -> str:
@@ -59,24 +59,12 @@ class EventSource:
                     return lay, records
         return None, []
 
-    def download(self, root: Path, split: str) -> str:
-        """tonic's download of the split (into tonic's layout, md5-checked by tonic), failing fast offline."""
-        import tonic
+    def has(self, root: Path, split: str) -> bool:
+        return bool(self.find(root, split, None)[1])
 
-        cls = getattr(tonic.datasets, self.tonic_class)
-        url = getattr(cls, f"{split}_url", None) or cls.url
-        reason = probe(url)
-        if reason:
-            return f"failed: {url} unreachable ({reason})"
-        try:
-            with socket_timeout():
-                if hasattr(cls, "train_url"):
-                    cls(save_to=str(root), train=split == "train")
-                else:
-                    cls(save_to=str(root))
-        except Exception as e:  # tonic raises anything from urllib, zipfile, tarfile: report, don't trace
-            return f"failed: tonic.datasets.{self.tonic_class}: {type(e).__name__}: {e}"
-        return "downloaded, but no files of a known layout appeared"
+    def missing(self, name: str, root: Path, split: str, status: str) -> DatasetNotFound:
+        """The error for a split with no files; ``status`` says what the download did."""
+        return DatasetNotFound.build(name, split, root, self.expected(root), self.home, status)
 
     def open(self, name: str, root: Path, split: str, T: int, limit: int | None, options: dict):
         names = [lay.name for lay in self.layouts]
@@ -85,14 +73,15 @@ class EventSource:
         try:
             layout, records = self.find(root, split, options["layout"])
             if not records:
-                status = (
-                    self.download(root, split) if options["download"] else "not attempted (download=False)"
-                )
+                # imported here: fetch reads the registry, which imports this module
+                from suite.data.fetch import status_for_load
+
+                status = status_for_load(name, root, split) if options["download"] else NOT_ATTEMPTED
                 layout, records = self.find(root, split, options["layout"])
         except (OSError, ValueError) as e:  # a malformed label or trials file: say which, no deep trace
             raise annotate(e, f"{name} ({split})") from None
         if not records:
-            raise DatasetNotFound.build(name, split, root, self.expected(root), self.home, status) from None
+            raise self.missing(name, root, split, status) from None
         keep = stratified_limit([r.label for r in records], limit)
         records = [records[i] for i in keep]
         cache = None

@@ -3,7 +3,8 @@
 ``in_shape`` is what the network sees at one time step: ``(C, H, W)`` of a static image, ``(2, H, W)`` of an
 event frame. DVS128 Gesture and CIFAR10-DVS are framed at the sensor's full 128 x 128, as in the PLIF
 reference code (Fang et al. 2021), whose networks pool the frames down themselves.
-``paper_T``/``paper_epochs`` are the paper's Table 1.
+``paper_T``/``paper_epochs`` are the paper's Table 1. Where each set's files come from (URLs, sizes,
+checksums) is data of its own, ``sources.toml`` (:mod:`suite.data.sources`).
 
 Where the paper is silent the entries follow the PLIF reference code (Fang et al. 2021, ``codes/models.py``
 ``get_transforms`` and ``codes/train.py``; docs/reference-protocol.md section 2), which KLIF says it follows
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from suite.data import file_layouts
 from suite.data.events import EventSource
 from suite.data.image_files import read_cifar_bin, read_idx_pair
-from suite.data.static import CropFlip, RandomAffine, Remote, StaticSource
+from suite.data.static import CropFlip, RandomAffine, StaticSource
 
 
 @dataclass(frozen=True)
@@ -55,21 +56,7 @@ def _idx_decode(paths):
     return read_idx_pair(images, labels)
 
 
-MNIST_MIRRORS = ("http://yann.lecun.com/exdb/mnist/", "https://ossci-datasets.s3.amazonaws.com/mnist/")
-FMNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 IDX_FILES = {"train": _idx_files("train"), "test": _idx_files("t10k")}
-MNIST_MD5 = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-}
-FMNIST_MD5 = {
-    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-}
 
 _ENTRIES = (
     DatasetEntry(
@@ -81,7 +68,6 @@ _ENTRIES = (
             (0.1307,),
             (0.3081,),
             "http://yann.lecun.com/exdb/mnist/ (the four *-ubyte.gz files, into <root>/MNIST/raw/)",
-            remotes={f: Remote(tuple(u + f for u in MNIST_MIRRORS), md5) for f, md5 in MNIST_MD5.items()},
             augment=RandomAffine(degrees=30, translate=(0.15, 0.15), scale=(0.85, 1.11)),
         ),
     ),
@@ -95,7 +81,6 @@ _ENTRIES = (
             (0.3530,),
             "https://github.com/zalandoresearch/fashion-mnist (the four *-ubyte.gz files, into "
             "<root>/FashionMNIST/raw/)",
-            remotes={f: Remote((FMNIST_URL + f,), md5) for f, md5 in FMNIST_MD5.items()},
         ),
     ),
     DatasetEntry(
@@ -109,10 +94,6 @@ _ENTRIES = (
             "https://www.cs.toronto.edu/~kriz/cifar.html (the binary version, cifar-10-binary.tar.gz, "
             "unpacked in <root>)",
             need_all=False,
-            archive=Remote(
-                ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",),
-                "c32a1d4ab5d03f1284b67883e8d87530",
-            ),
             augment=CropFlip(pad=4),
         ),
     ),
@@ -123,7 +104,6 @@ _ENTRIES = (
             file_layouts.NMNIST_LAYOUTS,
             "https://www.garrickorchard.com/datasets/n-mnist (Train.zip and Test.zip, unpacked in "
             "<root>/NMNIST/), or download=True (tonic, same layout)",
-            "NMNIST",
         ),
     ),
     DatasetEntry(
@@ -133,7 +113,6 @@ _ENTRIES = (
             file_layouts.CIFAR10DVS_LAYOUTS,
             "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671 (the ten per-class zips, unpacked in "
             "<root>/CIFAR10-DVS/<class>/), or download=True (tonic's AEDAT 4 copy; needs the 'aedat' package)",
-            "CIFAR10DVS",
         ),
     ),
     DatasetEntry(
@@ -143,7 +122,6 @@ _ENTRIES = (
             file_layouts.GESTURE_LAYOUTS,
             "https://research.ibm.com/interactive/dvsgesture/ (DvsGesture.tar.gz, unpacked in <root>), "
             "or download=True (tonic's preprocessed copy)",
-            "DVSGesture",
         ),
     ),
 )

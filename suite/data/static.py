@@ -1,7 +1,8 @@
 """Static image sets (MNIST, Fashion-MNIST, CIFAR-10): files -> one uint8 tensor -> normalised items.
 
 A :class:`StaticSource` is the data that describes one set (folder, files per split, decoder, per-channel
-mean/std, optional training augmentation, official download). The augmentations are the PLIF reference
+mean/std, optional training augmentation); where its files come from is in ``sources.toml``, and
+``download=True`` fetches the missing ones through :mod:`suite.data.fetch`. The augmentations are the PLIF reference
 code's (Fang et al. 2021, ``codes/models.py`` ``get_transforms``), re-implemented in torch because
 torchvision is not a dependency: :class:`RandomAffine` (MNIST) and :class:`CropFlip` (CIFAR-10). Each is a
 small frozen object whose ``str`` names the transform, so the setting's effect can be printed
@@ -24,8 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from suite.data.download import extract_tar, fetch
-from suite.data.errors import DatasetNotFound
+from suite.data.errors import NOT_ATTEMPTED, DatasetNotFound
 from suite.data.subsets import stratified_limit
 
 
@@ -104,14 +104,6 @@ class RandomAffine:
 
 
 @dataclass(frozen=True)
-class Remote:
-    """One official file (or archive) and the md5 it must have; ``urls`` are mirrors tried in order."""
-
-    urls: tuple[str, ...]
-    md5: str
-
-
-@dataclass(frozen=True)
 class StaticSource:
     folder: str  # under the data root
     files: Mapping[str, tuple[str, ...]]  # split -> file names in ``folder``
@@ -120,8 +112,6 @@ class StaticSource:
     std: tuple[float, ...]
     home: str  # where a person gets the files
     need_all: bool = True  # every listed file must be present (else: any one of them, e.g. CIFAR batches)
-    remotes: Mapping[str, Remote] = field(default_factory=dict)  # file name -> its official source
-    archive: Remote | None = None  # or: one official archive that unpacks ``folder`` into the root
     augment: Callable[..., torch.Tensor] | None = None  # (uint8 image, generator=None) -> uint8 image
     options: Mapping[str, object] = field(default_factory=lambda: {"download": True, "augment": False})
 
@@ -135,29 +125,25 @@ class StaticSource:
         found = [p for p in paths if p.is_file()]
         return found if (len(found) == len(paths) or not self.need_all) else []
 
-    def download(self, root: Path, split: str) -> str:
-        """Fetch the split's missing files; returns what happened, for the error message if it failed."""
-        try:
-            if self.archive is not None:
-                tgz = root / Path(self.archive.urls[0]).name
-                fetch(self.archive.urls, tgz, self.archive.md5)
-                extract_tar(tgz, root)
-            for name in self.files[split]:
-                if not (root / self.folder / name).is_file():
-                    fetch(self.remotes[name].urls, root / self.folder / name, self.remotes[name].md5)
-        except OSError as e:
-            return f"failed: {e}"
-        return "downloaded, but the expected files are still missing"
+    def has(self, root: Path, split: str) -> bool:
+        return bool(self.present(root, split))
+
+    def missing(self, name: str, root: Path, split: str, status: str) -> DatasetNotFound:
+        """The error for a split with no files; ``status`` says what the download did."""
+        return DatasetNotFound.build(
+            name, split, root / self.folder, self.expected(root, split), self.home, status
+        )
 
     def open(self, name: str, root: Path, split: str, T: int, limit: int | None, options: dict):
         paths = self.present(root, split)
         if not paths:
-            status = self.download(root, split) if options["download"] else "not attempted (download=False)"
+            # imported here: fetch reads the registry, which imports this module
+            from suite.data.fetch import status_for_load
+
+            status = status_for_load(name, root, split) if options["download"] else NOT_ATTEMPTED
             paths = self.present(root, split)
             if not paths:
-                raise DatasetNotFound.build(
-                    name, split, root / self.folder, self.expected(root, split), self.home, status
-                ) from None
+                raise self.missing(name, root, split, status) from None
         if options["augment"] and (self.augment is None or split != "train"):
             why = "only the train split is augmented" if self.augment else f"{name} defines no augmentation"
             raise ValueError(f"{name} ({split}): augment=True is not allowed: {why}; use augment=False")

@@ -34,17 +34,30 @@ from suite.neurons import surrogates
 
 @dataclass(frozen=True)
 class Activation:
-    """``act(a)`` and its derivative ``act'(a)``; ``p`` is the activation's own constant."""
+    """``act(a)`` and its derivative ``act'(a)``; ``p`` is the activation's own constant.
+
+    For the eager kernel (:mod:`suite.neurons.eager`), which avoids allocating and bool tensors:
+    ``into(a, p, out)`` / ``grad_into(a, p, out)`` write ``act(a)`` / ``act'(a)`` into ``out`` (which may be
+    ``a``) in one op where torch has one, and ``identity`` says F is a itself (nothing to apply, act' = 1).
+    """
 
     fwd: Callable[[torch.Tensor, float], torch.Tensor]
     grad: Callable[[torch.Tensor, float], torch.Tensor]
     default_param: float = 0.0
+    into: Callable[[torch.Tensor, float, torch.Tensor], torch.Tensor] | None = None
+    grad_into: Callable[[torch.Tensor, float, torch.Tensor], torch.Tensor] | None = None
+    identity: bool = False
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "identity": Activation(lambda a, p: a, lambda a, p: torch.ones_like(a)),
+    "identity": Activation(lambda a, p: a, lambda a, p: torch.ones_like(a), identity=True),
     # relu'(0) = 0, as torch defines it: at H = 0 no gradient reaches k (eq. 9's H < 0 branch).
-    "relu": Activation(lambda a, p: torch.relu(a), lambda a, p: (a > 0).to(a.dtype)),
+    "relu": Activation(
+        lambda a, p: torch.relu(a),
+        lambda a, p: (a > 0).to(a.dtype),
+        into=lambda a, p, out: torch.clamp_min(a, 0.0, out=out),
+        grad_into=lambda a, p, out: torch.gt(a, 0.0, out=out),
+    ),
     "celu": Activation(
         lambda a, p: fn.celu(a, alpha=p),
         lambda a, p: torch.where(a > 0, torch.ones_like(a), torch.exp(torch.clamp(a, max=0.0) / p)),

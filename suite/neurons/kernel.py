@@ -4,11 +4,16 @@
 
 Fused path (:class:`_Fused`): a ``torch.autograd.Function`` whose forward runs the whole time loop without an
 autograd graph and saves only the input X (no H, no V, no surrogate values: one input-sized tensor); its
-backward recomputes H from X and runs BPTT by hand (:func:`suite.neurons.dynamics.backward_seq`), returning
-gradients for X, k, the decay and the threshold. Both loops are compiled with ``torch.compile`` (inductor
-fuses the unrolled loop into a few element-wise kernels that read X once and write S once) and cached per
-:class:`~suite.neurons.dynamics.Constants`; where no compiler works, or ``SUITE_COMPILE=0``, the same loops
-run eagerly.
+backward recomputes H from X and runs BPTT by hand, returning gradients for X, k, the decay and the
+threshold. The neurons are independent, so both loops see X as ``[T, N]`` (N = B x C x ...): one compiled
+kernel per (constants, T, dtype, device) serves every layer and batch size (N is dynamic).
+
+- Compiled: :func:`suite.neurons.dynamics.forward_seq` / ``backward_seq`` through ``torch.compile`` (inductor
+  fuses each unrolled loop into one element-wise kernel that reads X once and writes S once; on CUDA, a
+  Triton kernel). Inductor's on-disk caches keep the artifacts across processes; :mod:`suite.neurons.warm`
+  fills them once per study, before the workers start.
+- Eager, where no compiler works (a failed compile switches every later call over), or ``SUITE_COMPILE=0``:
+  :mod:`suite.neurons.eager`, the same equations written for eager execution.
 
 Reference path (:func:`reference`): :func:`suite.neurons.dynamics.step` applied per step under autograd,
 iterating with ``unbind`` (``x[t]`` inside autograd zero-fills a full ``[T, ...]`` gradient per step).
@@ -22,7 +27,8 @@ import warnings
 
 import torch
 
-from suite.neurons.dynamics import Constants, Params, backward_seq, forward_seq, step
+from suite.neurons import dynamics, eager
+from suite.neurons.dynamics import Constants, Params, step
 
 _compiled: dict[tuple, object] = {}
 _compile_broken = False
@@ -67,38 +73,49 @@ def compiling(enabled: bool):
         _override = before
 
 
+def reset() -> None:
+    """Forget this process's compiled kernels (the next call compiles, or loads from the on-disk cache, again)."""
+    _compiled.clear()
+    torch._dynamo.reset()
+
+
 def _kernel(fn, key):
-    """``fn`` compiled once per key (constants, device type, dtype); eager when compiling fails."""
+    """``fn`` compiled once per key (constants, device type, dtype); ``None`` when not compiling."""
     if not compile_enabled():
-        return fn
+        return None
     if key not in _compiled:
         _raise_recompile_limits()
         _compiled[key] = torch.compile(fn, dynamic=True, fullgraph=True)
     return _compiled[key]
 
 
-def _call(fn, key, *args):
+def _call(compiled_fn, eager_fn, key, xs, *args):
+    """``compiled_fn`` on ``xs`` (and dL/dS, the first of ``args`` in the backward) seen as ``[T, N]``, or
+    ``eager_fn`` where nothing compiles."""
     global _compile_broken
-    kern = _kernel(fn, key)
-    if kern is fn:
-        return fn(*args)
-    try:
-        return kern(*args)
-    except Exception as err:  # no C++ compiler, unsupported backend: the eager loop is the same math
-        if isinstance(err, (torch._dynamo.exc.BackendCompilerFailed, OSError, RuntimeError)):
-            _compile_broken = True  # the toolchain itself is unusable: stop trying for every key
-        _compiled[key] = fn
-        warnings.warn(
-            f"torch.compile failed ({type(err).__name__}: {err}); using the eager loop", stacklevel=3
-        )
-        return fn(*args)
+    kern = _kernel(compiled_fn, key)
+    if kern is not None:
+        try:
+            # detach(): a reshaped view keeps its base, and Dynamo guards on the base's rank and strides
+            # (one recompile per layer shape); the detached view is the same memory without a base.
+            flat = [a.reshape(a.shape[0], -1).detach() if a.shape == xs.shape else a for a in (xs, *args[:1])]
+            out = kern(*flat, *args[len(flat) - 1 :])
+            return (out[0].view_as(xs), *out[1:]) if isinstance(out, tuple) else out.view_as(xs)
+        except Exception as err:  # no C++ compiler, unsupported backend: the eager loop is the same math
+            if isinstance(err, (torch._dynamo.exc.BackendCompilerFailed, OSError, RuntimeError)):
+                _compile_broken = True  # the toolchain itself is unusable: stop trying for every key
+            _compiled[key] = None
+            warnings.warn(
+                f"torch.compile failed ({type(err).__name__}: {err}); using the eager loop", stacklevel=3
+            )
+    return eager_fn(xs, *args)
 
 
 class _Fused(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xs, k, decay, v_th, c: Constants):
         key = ("fwd", c, xs.device.type, xs.dtype)
-        spikes = _call(forward_seq, key, xs, k, decay, v_th, c)
+        spikes = _call(dynamics.forward_seq, eager.forward_seq, key, xs, k, decay, v_th, c)
         ctx.save_for_backward(xs, k, decay, v_th)
         ctx.c = c
         return spikes
@@ -108,7 +125,9 @@ class _Fused(torch.autograd.Function):
         xs, k, decay, v_th = ctx.saved_tensors
         needs = tuple(ctx.needs_input_grad[1:4])
         key = ("bwd", ctx.c, needs, xs.device.type, xs.dtype)
-        gx, gk, gd, gth = _call(backward_seq, key, xs, gs.contiguous(), k, decay, v_th, ctx.c, needs)
+        gx, gk, gd, gth = _call(
+            dynamics.backward_seq, eager.backward_seq, key, xs, gs.contiguous(), k, decay, v_th, ctx.c, needs
+        )
         if not ctx.needs_input_grad[0]:
             gx = None
         return gx, gk, gd, gth, None

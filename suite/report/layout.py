@@ -147,6 +147,11 @@ def column_label(key: str, value) -> str:
     return text if text != str(value) else f"{key} = {text}"
 
 
+def load(study: str | Path | Study) -> Study:
+    """The loaded study: a project study's name, a study file's path, or a study already loaded."""
+    return _study(study)
+
+
 def _study(study: str | Path | Study) -> Study:
     from suite.study import spec
     from suite.study.plan import find_study
@@ -174,7 +179,18 @@ def get(study: str | Path | Study) -> TableLayout:
 
 
 def names() -> list[str]:
-    """Every project study (``studies/*.toml``): each has a table, declared or derived."""
+    """Every project grid study (``studies/*.toml``): each has a table, declared or derived. A search
+    study's report is its own (:mod:`suite.report.search_report`): see :func:`all_names`."""
+    return [n for n in all_names() if not _is_search(n)]
+
+
+@cache
+def _is_search(name: str) -> bool:
+    return load(name).search is not None
+
+
+def all_names() -> list[str]:
+    """Every project study, grid or search: what ``report all`` renders."""
     from suite.study.plan import study_names
 
     return study_names()

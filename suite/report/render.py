@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from suite.report import claims, claims_report, curves, figures, latex, layout, markdown
+from suite.report import claims, claims_report, curves, figures, latex, layout, markdown, search_report
 from suite.report.build import build
 from suite.report.cells import assign
 from suite.report.runs import load_runs
@@ -84,23 +84,42 @@ def render_claims(
 
 
 def render(
-    study: str | Path | Study, *, profile: str, tracking_uri: str, out_dir: Path, command: str
+    study: str | Path | Study,
+    *,
+    profile: str,
+    tracking_uri: str,
+    out_dir: Path,
+    command: str,
+    optuna_storage: str | None = None,
 ) -> list[Path]:
     """Render ``study`` (or every project study and then claims.md, for ``"all"``) from the MLflow store.
 
     ``study``: a project study's name, a study file's path (a study of one's own, anywhere), or a loaded
-    study; its runs are those of the experiment named after it.
+    study; its runs are those of the experiment named after it. A search study's report
+    (:mod:`suite.report.search_report`) also reads the Optuna storage, ``optuna_storage`` (default: beside
+    an MLflow sqlite store).
 
     Only finished child runs of the study's experiment tagged with ``profile`` count; a cell without one
     prints "—". ``command`` is printed verbatim in the footer (the exact command that made the files).
     claims.md is written only for ``"all"``: its claims span studies, and each study's runs are loaded once.
     """
-    studies = layout.names() if study == ALL else [study]
+    studies = layout.all_names() if study == ALL else [study]
     if study == ALL:
         claims.declared()  # fail on a malformed claims.toml before touching the store
     paths: list[Path] = []
     frames = {}
     for each in studies:
+        loaded = layout.load(each)
+        if loaded.search is not None:  # a search study: its own tables (trials, retrains), no claims
+            paths += search_report.render(
+                loaded,
+                profile=profile,
+                tracking_uri=tracking_uri,
+                out_dir=out_dir,
+                command=command,
+                storage_url=optuna_storage,
+            )
+            continue
         lay = layout.get(each)  # fail on an unknown study before touching the store
         frames[lay.name] = runs, history = load_runs(lay.name, profile, tracking_uri)
         paths += render_frames(each, runs, history, profile=profile, out_dir=out_dir, command=command)

@@ -18,7 +18,13 @@ STUDIES = spec.STUDIES
 
 
 class MissingData(RuntimeError):
-    """A dataset the study needs has no files (and the profile does not skip such datasets)."""
+    """Datasets the study needs have no files (and the profile does not skip such datasets): one message
+    naming every one of them, each with the loader's own account (folder, files, source, download)."""
+
+    @classmethod
+    def of(cls, missing: dict[str, str]) -> MissingData:
+        head = f"no data for {len(missing)} dataset(s) the study needs: {', '.join(missing)}"
+        return cls("\n".join([head, *missing.values()]))
 
 
 def study_names() -> list[str]:
@@ -37,13 +43,20 @@ def find_study(name: str) -> Path:
     raise spec.StudyError(f"unknown study {name!r}; known studies: {', '.join(study_names())}")
 
 
-def missing_data(points: list[spec.Point], data_root: str | None) -> dict[str, str]:
-    """dataset -> the loader's error message, for datasets whose files are not there."""
-    from suite import data
+def missing_data(points: list[spec.Point], data_root: str | None, download: bool = False) -> dict[str, str]:
+    """dataset -> the loader's error message, for datasets whose files are not there.
 
-    out: dict[str, str] = {}
-    for name in sorted({p.config["dataset"] for p in points}):
-        try:  # the smallest real read: one test sample, never a download attempt
+    With ``download`` the missing datasets are fetched first (:func:`suite.data.fetch.fetch`, all hosts
+    probed at once, so offline this takes one probe timeout), and a dataset still missing is reported with
+    what its download said. The check itself is the smallest real read, one test sample, never a download.
+    """
+    from suite import data
+    from suite.data.fetch import fetch
+
+    names = sorted({p.config["dataset"] for p in points})
+    out = {name: str(err) for name, err in fetch(names, data_root).items()} if download else {}
+    for name in (n for n in names if n not in out):
+        try:
             known = data.options(name)
             data.load(
                 name,
@@ -55,7 +68,7 @@ def missing_data(points: list[spec.Point], data_root: str | None) -> dict[str, s
             )
         except FileNotFoundError as err:
             out[name] = str(err)
-    return out
+    return dict(sorted(out.items()))
 
 
 @dataclass
@@ -105,14 +118,16 @@ def make_plan(
     seeds: list[int] | None = None,
     data_root: str | None = None,
     max_runs: int | None = spec.MAX_RUNS,
+    download: bool = False,
 ) -> Plan:
-    """Expand, create the store (here, once, before any worker starts), check the data, read the store."""
+    """Expand, create the store (here, once, before any worker starts), fetch missing data when
+    ``download``, check the data, read the store."""
     data_root = data_root or os.environ.get("SUITE_DATA")
     points = spec.expand(study, profile, seeds=seeds, max_runs=max_runs)
     experiment_id = tracking.init_store(uri, study.name)
-    missing = missing_data([p for p in points if not p.skip], data_root)
+    missing = missing_data([p for p in points if not p.skip], data_root, download)
     if missing and not study.profiles[profile].get("skip_missing_data", False):
-        raise MissingData(next(iter(missing.values())))
+        raise MissingData.of(missing)
     children = tracking.children_by_hash(uri)
     states, reasons = {}, {}
     for p in points:

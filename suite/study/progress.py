@@ -35,9 +35,24 @@ class Progress:
     epochs_done: dict[str, int] = field(default_factory=dict)
     epoch_times: list[float] = field(default_factory=list)
     finished: int = 0
+    planned: int = 0  # runs announced before their tasks exist (a search's trials); see add
+
+    @property
+    def total(self) -> int:
+        return max(self.planned, len(self.total_epochs))
+
+    def add(self, h: str, epochs: int, name: str) -> None:
+        """A run the runner learns of while others run (a search's next trial)."""
+        self.total_epochs[h], self.names[h] = epochs, name
 
     def eta(self) -> str:
         left = sum(self.total_epochs[h] - self.epochs_done.get(h, 0) for h in self.total_epochs)
+        if self.total_epochs and self.total > len(self.total_epochs):  # runs not asked for yet
+            left += (
+                (self.total - len(self.total_epochs))
+                * sum(self.total_epochs.values())
+                / len(self.total_epochs)
+            )
         if not self.epoch_times or left <= 0:
             return "?"
         secs = left * (sum(self.epoch_times) / len(self.epoch_times)) / self.slots
@@ -55,7 +70,7 @@ class Progress:
         if ev.get("kind") == EventKind.EPOCH:
             self.epoch_times.append(ev["time"])
             self.out(
-                f"[{self.finished}/{len(self.total_epochs)} done] {self.names[h]}: epoch {ev['epoch']}/"
+                f"[{self.finished}/{self.total} done] {self.names[h]}: epoch {ev['epoch']}/"
                 f"{self.total_epochs[h]} test_acc {ev['test_acc']:.2f}% ({ev['time']:.1f}s/epoch, ETA {self.eta()})"
             )
         elif ev.get("kind") == EventKind.RESUME:
@@ -71,7 +86,7 @@ class Progress:
             what = f"best {m['best_test_acc']:.2f}% final {m['final_test_acc']:.2f}%"
         else:
             what = str(result.outcome)
-        self.out(f"[{self.finished}/{len(self.total_epochs)} done] {self.names[h]}: {what}")
+        self.out(f"[{self.finished}/{self.total} done] {self.names[h]}: {what}")
 
 
 class LiveProgress(Progress):
@@ -98,10 +113,18 @@ class LiveProgress(Progress):
         self.running: dict[str, Any] = {}  # hash -> its bar
         self._refresh()
 
+    def add(self, h: str, epochs: int, name: str) -> None:
+        super().add(h, epochs, name)
+        known = sum(self.total_epochs.values())
+        self.bars.update(
+            self.overall,
+            total=max(1, known + (self.total - len(self.total_epochs)) * known // len(self.total_epochs)),
+        )
+
     def _refresh(self) -> None:
         done = sum(min(self.epochs_done.get(h, 0), n) for h, n in self.total_epochs.items())
-        info = f"{self.finished}/{len(self.total_epochs)} runs done"
-        info += f", ETA {self.eta()}" if self.finished < len(self.total_epochs) else ""
+        info = f"{self.finished}/{self.total} runs done"
+        info += f", ETA {self.eta()}" if self.finished < self.total else ""
         self.bars.update(self.overall, completed=done, description="study", info=info)
         self.bars.refresh()
 

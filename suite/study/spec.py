@@ -15,6 +15,8 @@ A study file holds::
     skip_missing_data = true             # profile key: skip datasets with no files instead of failing
     [report]                             # optional: how the table looks (rows, columns, reference arm,
                                          #   metrics, paper table, figures); see suite.report.declare
+    [search]                             # optional: an Optuna search per point (an arm), then retrains;
+                                         #   see suite.study.search_spec
 
 Every setting is one of :data:`suite.settings.SETTINGS` (type and range checked here), so any trainer
 setting can be an axis. ``extends`` applies the named file first: tables merge key by key, any other value
@@ -56,8 +58,9 @@ TOP_KEYS = {
     "profiles",
     "description",
     "notes",
+    "search",
 }
-PROFILE_KEYS = {"seeds", "where", "skip", "skip_missing_data", "notes"}
+PROFILE_KEYS = {"seeds", "where", "skip", "skip_missing_data", "notes", "search"}
 NOT_INHERITED = ("name", "report", "extends")  # a study's own identity, never its parent's
 NOT_HASHED = settings.NOT_HASHED
 STUDIES = Path(__file__).resolve().parents[2] / "studies"  # the project's study files
@@ -78,6 +81,19 @@ class Study:
     grid: dict[str, list[Any]]
     include: list[dict[str, Any]]
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    search: dict[str, Any] | None = None  # the [search] table as written; see search_of
+
+    def search_of(self, profile: str):
+        """The :class:`~suite.study.search_spec.Search` under ``profile`` (None for a grid study)."""
+        if self.search is None:
+            return None
+        from suite.study import search_spec
+
+        prof = _profile(self, profile)
+        axes = set(self.grid) | {k for point in self.include for k in point}
+        return search_spec.resolve(
+            Check(self.path), self.search, prof.get("search"), axes, f"profiles.{profile}.search"
+        )
 
     @property
     def axes(self) -> list[str]:
@@ -216,7 +232,8 @@ def _check_top(check: Check, raw: dict[str, Any], path: Path) -> None:
             check.fail(key, f"required string, got {raw.get(key)!r}")
     if raw["name"] != path.stem:
         check.fail("name", f"{raw['name']!r} must equal the file name {path.stem!r}")
-    check.seeds("seeds", raw.get("seeds"))
+    if "seeds" in raw or "search" not in raw:  # a search study's seeds are in [search]
+        check.seeds("seeds", raw.get("seeds"))
     if not isinstance(raw.get("report", {}), dict):
         check.fail(
             "report", f"expected a table, got {raw['report']!r}", "a [report] table of the study's own"
@@ -280,7 +297,24 @@ def load(path: str | Path) -> Study:
             check.fail(f"profiles.{pname}", "a profile name is a folder name too", PROFILE_NAME.pattern)
         _check_profile(check, f"profiles.{pname}", prof, axes)
     report = raw.get("report", {})
-    study = Study(raw["name"], raw["title"], path, report, raw["seeds"], base, grid, include, profiles)
+    search = raw.get("search")
+    seeds = raw.get("seeds", [0])
+    study = Study(raw["name"], raw["title"], path, report, seeds, base, grid, include, profiles, search)
+    if search is not None:
+        from suite.study import search_spec
+
+        search_spec.resolve(check, search, None, axes)  # the study's own [search], then each profile's
+        for pname in profiles:  # checked now, not when the profile is first run
+            study.search_of(pname)
+        from suite.report import search_report
+
+        search_report.check(study)
+        return study
+    for pname, prof in profiles.items():
+        if "search" in prof:
+            check.fail(
+                f"profiles.{pname}.search", "the study has no [search] table", "a [search] table first"
+            )
     from suite.report import declare  # here, not at the top: the reporter imports this module
 
     declare.layout(study)

@@ -139,13 +139,21 @@ def _init_store(uri: str, experiment: str) -> str:
 _KIND = (MlflowTag.EXPERIMENT_KIND, MlflowTag.TRAINING_KIND)
 
 
+TRANSIENT = (
+    "locked",  # sqlite under concurrent writers: 'database is locked'
+    # two runs logging one new dataset at once: both look it up, both insert, one loses; tried again, it
+    # finds the row the other wrote (MLflow's get-or-create is not atomic across processes)
+    "unique constraint failed: datasets.",
+)
+
+
 def retry(call, *args, attempts: int = 8, **kwargs):
-    """sqlite under concurrent writers may answer 'database is locked': wait and try again."""
+    """Call, and on a transient store error (:data:`TRANSIENT`) wait and try again."""
     for i in range(attempts):
         try:
             return call(*args, **kwargs)
         except Exception as err:
-            if "locked" not in str(err).lower() or i == attempts - 1:
+            if not any(t in str(err).lower() for t in TRANSIENT) or i == attempts - 1:
                 raise
             time.sleep(0.2 * 2**i)
 

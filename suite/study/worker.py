@@ -51,6 +51,7 @@ def _point_tags(task: dict[str, Any]) -> dict[str, str]:
         Tag.CONFIG_HASH: task["hash"],
         Tag.PARENT_RUN: task["parent_run_id"],
         **{Tag.axis(k): str(v) for k, v in task["axes"].items()},
+        **task.get("tags", {}),  # a search's arm, trial number and phase
     }
 
 
@@ -166,12 +167,34 @@ def _fail(client, rid: str, err: BaseException) -> None:
     tracking.retry(client.set_terminated, rid, "FAILED")
 
 
-def _train(client, rid: str, task: dict, workdir: Path, device: str, emit, logged: set[int]) -> dict:
+class Requeued(SystemExit):
+    """The job running this point is being requeued (a time limit, a preemption: see
+    :mod:`suite.study.executor.node`): the run is marked interrupted, never failed, and resumes there."""
+
+
+def _interrupt(client, rid: str) -> None:
+    tracking.retry(client.set_tag, rid, Tag.STATUS, RunStatus.INTERRUPTED)
+    tracking.retry(client.set_terminated, rid, "KILLED")
+
+
+def _prune(client, rid: str, err: BaseException) -> None:
+    tracking.retry(client.set_tag, rid, Tag.STATUS, RunStatus.PRUNED)
+    tracking.retry(client.set_tag, rid, Tag.ERROR, str(err)[:4000])
+    tracking.retry(client.set_terminated, rid, "KILLED")
+
+
+def _train(client, rid: str, task: dict, workdir: Path, device: str, emit, logged: set[int]) -> dict | None:
+    """Train the point; returns its final metrics, or None when a search's pruner stopped it."""
     from suite import train
+    from suite.study import search
+
+    link = search.TrialLink(task["search"]) if task.get("search") else None
 
     def on_epoch(metrics: dict[str, Any]) -> None:
         if metrics["epoch"] not in logged:
             tracking.log_epoch(client, rid, metrics)
+        if link is not None:
+            link.epoch(metrics)  # may raise Pruned: after the epoch is logged, so the curve shows it
         emit(
             kind=EventKind.EPOCH,
             epoch=metrics["epoch"],
@@ -185,6 +208,12 @@ def _train(client, rid: str, task: dict, workdir: Path, device: str, emit, logge
     config = {**task["config"], **task.get("runtime", {}), "device": device}
     try:
         result = train.train(config, workdir=workdir, callback=on_epoch, on_data=on_data)
+    except search.Pruned as err:
+        _prune(client, rid, err)
+        return None
+    except Requeued:
+        _interrupt(client, rid)
+        raise
     except BaseException as err:
         if not tracking.unreachable(
             err, task["tracking_uri"]
@@ -217,6 +246,9 @@ def execute(task: dict[str, Any], events: Any = None) -> Result:
         done = [r for r in found if tracking.is_finished(r)]
         if any(tracking.is_finished(r) for r in here):
             return Result(task["hash"], Outcome.DONE)
+        pruned = [r for r in here if r.data.tags.get(Tag.STATUS) == RunStatus.PRUNED]
+        if pruned:  # final: a pruned trial is never resumed into a full one
+            return Result(task["hash"], Outcome.PRUNED, pruned[0].info.run_id)
         if done:
             for cut_short in (r for r in here if Tag.COPIED_FROM in r.data.tags):
                 tracking.retry(client.delete_run, cut_short.info.run_id)  # copied again, whole
@@ -234,6 +266,8 @@ def execute(task: dict[str, Any], events: Any = None) -> Result:
         emit(kind=EventKind.START, epochs=task["config"]["epochs"], run_id=rid)
         logged = _log_backlog(client, rid, workdir, emit)
         finals = _train(client, rid, task, workdir, device, emit, logged)
+        if finals is None:
+            return Result(task["hash"], Outcome.PRUNED, rid)
         return Result(task["hash"], Outcome.TRAINED, rid, finals)
     except Exception as err:
         if tracking.unreachable(err, task["tracking_uri"]):

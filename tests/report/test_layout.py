@@ -25,6 +25,7 @@ def test_layout_is_consistent(name):
 
 def test_studies_and_paper_layouts():
     assert layout.names() == ["controls", "table2", "table3", "table4", "table5"]  # studies/*.toml, once
+    assert layout.all_names() == [*layout.names(), "tuned"]  # with the search study
     assert [r.label for r in layout.get("table3").rows] == [
         "LIF",
         "KLIF",
@@ -69,7 +70,7 @@ def test_the_paper_tables_are_declared_where_their_studies_are():
     """One list of studies (studies/*.toml): no second file to keep in step with it."""
     from suite.study.plan import study_names
 
-    assert layout.names() == study_names()
+    assert layout.all_names() == study_names()
     assert not layout.PATH.with_name("layouts.toml").exists()
     controls = layout.get("controls")  # rows and columns derived from its axes, only the comparisons declared
     assert [r.label for r in controls.rows] == ["LIF", "LIF-vth", "PLIF", "KLIF"]

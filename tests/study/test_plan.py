@@ -60,7 +60,7 @@ def test_states_from_the_store(tmp_path, data_root):
 @pytest.mark.parametrize(
     "name,settings,message",
     [
-        ("slurm", {}, "unknown executor 'slurm'; allowed: pool"),
+        ("kubernetes", {}, "unknown executor .kubernetes.; allowed: pool, submitit-local, slurm"),
         ("pool", {"workers": 0}, "pool: workers: 0 is out of range; allowed: auto, an integer >= 1"),
         ("pool", {"workers": -3}, "pool: workers: -3 is out of range"),
         (

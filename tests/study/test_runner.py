@@ -10,30 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny import tiny
 
 from suite.contract import Role, RunStatus, Tag, tag_filter
 from suite.study import run_study, study_names
 
 pytestmark = pytest.mark.slow
-
-TINY = """
-name = "tiny"
-title = "tiny: LIF vs KLIF on MNIST"
-seeds = [0]
-[base]
-dataset = "mnist"
-width = 0.125
-T = 2
-batch_size = 50
-lr = 1e-3
-[grid]
-neuron = ["LIF", "KLIF"]
-[profiles.smoke]
-epochs = {epochs}
-t_max = {epochs}
-limit_train = {n}
-limit_test = 100
-"""
 
 
 def _children(client, experiment: str):
@@ -103,7 +85,7 @@ def test_smoke_profile_runs_end_to_end_and_rerun_does_nothing(
 
 def _tiny(tmp_path: Path, epochs: int, n: int) -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(epochs=epochs, n=n))
+    path.write_text(tiny(epochs=epochs, n=n))
     return path
 
 

@@ -79,3 +79,28 @@ def test_ui_links_open_the_runs_table():
         "http://127.0.0.1:5000/#/experiments/3?workflowType=machine_learning"
     )
     assert tracking.ui_link("http://h:1").endswith("/#/experiments?workflowType=machine_learning")
+
+
+def test_retry_rides_out_a_lost_dataset_insert_race_and_nothing_else():
+    """Two workers logging one new dataset at once: the loser's insert violates the unique key; its second
+    attempt finds the winner's row. Any other constraint error is a real error and is raised at once."""
+    from suite.study import tracking
+
+    race = "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name, datasets.digest"
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(race)
+        return "logged"
+
+    assert tracking.retry(flaky) == "logged" and len(calls) == 2
+
+    def other():
+        calls.append(2)
+        raise RuntimeError("(sqlite3.IntegrityError) UNIQUE constraint failed: runs.run_uuid")
+
+    with pytest.raises(RuntimeError, match="runs.run_uuid"):
+        tracking.retry(other)
+    assert calls.count(2) == 1

@@ -1,45 +1,22 @@
-"""Executors run study tasks; the runner only sees this interface, so cluster backends plug in here.
-
-An executor is built from its settings (:func:`make`: a name and a mapping, validated against the
-executor's settings dataclass, so a cluster executor's partition, GPUs or time limit come from a file, not
-code) and has ``slots`` (how many tasks run at once, for the ETA), ``plan(n)`` (how it will run n tasks,
-in words, for the plan line) and
-``run(tasks, on_event) -> Iterator[(task, Result | exception)]``: it starts the tasks (each a JSON-able
-dict for :func:`suite.study.worker.execute`), calls ``on_event`` with the progress dicts the workers send,
-and yields each task with its outcome as it completes. Workers log to the tracking store themselves and
-claim points by a lock in ``SUITE_HOME``, so the runner needs nothing else from an executor.
-"""
+"""The default executor: a pool of local worker processes, the machine divided among them (:func:`split`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import multiprocessing as mp
 import os
 import queue
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.managers import SyncManager
-from typing import Any, Protocol
+from typing import Any
 
+from suite.study.executor.base import Event
+from suite.study.executor.settings import AUTO_OR_POSITIVE, POSITIVE_OR_NONE, setting
 from suite.study.worker import execute
-
-Event = dict[str, Any]
-
-
-class ExecutorError(ValueError):
-    """A bad executor name or setting: one line naming it and what is allowed."""
-
-
-class Executor(Protocol):
-    slots: int
-
-    def plan(self, tasks: int) -> str: ...
-
-    def run(self, tasks: list[dict], on_event: Callable[[Event], None]) -> Iterator[tuple[dict, Any]]: ...
-
 
 RUN_MEMORY_GB = 1.5  # what one CPU run of a cpu profile holds at most (measured ~0.7 GB; margin for data)
 
@@ -91,16 +68,8 @@ def split(
 
 @dataclass(frozen=True)
 class PoolSettings:
-    workers: int | str = "auto"  # concurrent runs, or "auto" (see split)
-    threads: int | None = None  # torch threads per run; None = this machine's cores / workers
-
-    def __post_init__(self):
-        if self.workers != "auto" and (type(self.workers) is not int or self.workers < 1):
-            raise ExecutorError(
-                f"pool: workers: {self.workers!r} is out of range; allowed: auto, an integer >= 1"
-            )
-        if self.threads is not None and (type(self.threads) is not int or self.threads < 1):
-            raise ExecutorError(f"pool: threads: {self.threads!r} is out of range; allowed: an integer >= 1")
+    workers: int | str = setting("auto", AUTO_OR_POSITIVE, "concurrent runs (auto: see split)")
+    threads: int | None = setting(None, POSITIVE_OR_NONE, "torch threads per run (default: cores / workers)")
 
 
 def _die_with_parent() -> None:
@@ -143,6 +112,11 @@ class LocalPool:
         self.settings = settings
         self.machine = machine or Machine.here()
         self.slots = self.settings.workers if self.settings.workers != "auto" else 1
+        self.gpus_per_run = 1 if self.machine.gpus else 0
+        self.epoch_s = None  # --dry-run's estimate measures it from the store
+
+    def check(self, uri: str, home: str, data_root: str | None) -> None:
+        """Nothing to check: the workers run here, with this machine's paths and store."""
 
     def plan(self, tasks: int) -> str:
         """Fix the split for ``tasks`` runs; returns it in words for the plan line."""
@@ -150,10 +124,16 @@ class LocalPool:
         gpus = ", one GPU each" if self.machine.gpus and self.slots <= self.machine.gpus else ""
         return f"{self.slots} worker{'s' * (self.slots != 1)} × {threads} thread{'s' * (threads != 1)}{gpus}"
 
-    def run(self, tasks: list[dict], on_event: Callable[[Event], None]) -> Iterator[tuple[dict, Any]]:
+    def run(self, tasks: Iterable[dict], on_event: Callable[[Event], None]) -> Iterator[tuple[dict, Any]]:
+        """Runs ``tasks`` (a list: split for its length; a lazy iterable: split as :meth:`plan` fixed it)."""
         ctx = mp.get_context("spawn")
-        slots, threads = split(self.machine, len(tasks), self.settings.workers, self.settings.threads)
-        self.slots = slots
+        if isinstance(tasks, list):
+            self.slots, threads = split(
+                self.machine, len(tasks), self.settings.workers, self.settings.threads
+            )
+        else:
+            threads = self.settings.threads or max(1, self.machine.cores // self.slots)
+        slots, source = self.slots, iter(tasks)
         manager = SyncManager(
             ctx=ctx
         )  # the event queues' server process: it must not outlive the runner either
@@ -166,21 +146,35 @@ class LocalPool:
             init = {"initializer": _init_worker, "initargs": (gpus if pinned else None,)}
             with ProcessPoolExecutor(slots, mp_context=ctx, **init) as pool:
                 try:
-                    pending = {}
-                    for task in tasks:
-                        runtime = {"threads": threads, **task.get("runtime", {})}
-                        job = {**task, "runtime": runtime, "concurrency": slots}
-                        pending[pool.submit(execute, job, events)] = task
+                    pending: dict = {}
+                    broken: list[BaseException] = []  # a killed worker breaks the pool for good
+
+                    def fill() -> None:  # never more queued than slots: the next task is taken late
+                        while (
+                            not broken and len(pending) < slots and (task := next(source, None)) is not None
+                        ):
+                            runtime = {"threads": threads, **task.get("runtime", {})}
+                            job = {**task, "runtime": runtime, "concurrency": slots}
+                            pending[pool.submit(execute, job, events)] = task
+
+                    fill()
                     while pending:
                         done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                         _drain(events, on_event)
                         for fut in done:
                             task = pending.pop(fut)
                             try:
-                                yield task, fut.result()
+                                outcome = fut.result()
                             except Exception as err:  # a failed run, or a worker killed (BrokenProcessPool)
-                                yield task, err
+                                outcome = err
+                                if isinstance(err, BrokenProcessPool):
+                                    broken.append(err)
+                            yield task, outcome
+                        fill()
                     _drain(events, on_event)
+                    if broken and isinstance(tasks, list):  # a list's tasks are all accounted for, as failed;
+                        for task in source:  # a lazy stream (a search) is not asked for more
+                            yield task, broken[0]
                 except BaseException:  # Ctrl-C, SIGTERM, the runner giving up: no worker outlives it
                     _stop(pool)
                     raise
@@ -192,23 +186,3 @@ def _drain(events, on_event) -> None:
             on_event(events.get_nowait())
         except queue.Empty:
             return
-
-
-# name -> (settings dataclass, executor class)
-EXECUTORS: dict[str, tuple[type, type]] = {"pool": (PoolSettings, LocalPool)}
-
-
-def names() -> list[str]:
-    return list(EXECUTORS)
-
-
-def make(name: str, settings: Mapping[str, Any] | None = None) -> Executor:
-    """The executor ``name`` built from ``settings`` (unknown or bad keys: one-line ExecutorError)."""
-    if name not in EXECUTORS:
-        raise ExecutorError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
-    settings_type, cls = EXECUTORS[name]
-    fields = [f.name for f in dataclasses.fields(settings_type)]
-    for key in settings or {}:
-        if key not in fields:
-            raise ExecutorError(f"{name}: {key}: unknown executor setting; allowed: {', '.join(fields)}")
-    return cls(settings_type(**(settings or {})))
