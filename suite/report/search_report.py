@@ -148,18 +148,23 @@ def build(
         notes=("pairs match seeds; an interval that excludes 0 is a difference the seeds resolve",),
     )
     space = "; ".join(f"{k}: {describe(d)}" for k, d in search.space.items())
-    commits = sorted({c for a in arms for c in a.tags.get("commit", set())})
-    hardware = sorted({h for a in arms for h in a.tags.get("hardware", set())})
+
+    def tagged(key: str) -> str:
+        return "; ".join(sorted({v for a in arms for v in a.tags.get(key, set())})) or "—"
+
     footer = (
         ("Profile", profile),
+        ("Data used (samples)", tagged("data")),
+        ("Epochs", tagged("epochs")),
+        ("T (time steps)", tagged("T")),
         ("Search space", space),
         (
             "Budget",
             f"{search.trials} trials per arm ({len(arms)} arms), metric {metric} ({search.direction})",
         ),
         ("Retrain seeds", ", ".join(map(str, search.retrain_seeds))),
-        ("Hardware", "; ".join(hardware) or "—"),
-        ("Commit", "; ".join(commits) or "—"),
+        ("Hardware", tagged("hardware")),
+        ("Commit", tagged("commit")),
         ("Command", command),
         (
             "Statistics",
@@ -200,13 +205,16 @@ def collect(study, profile: str, tracking_uri: str, storage_url: str) -> list[Ar
         s = S.ArmSearch(arm, search, store)
         trials = tuple(_trial(t) for t in s.trials())
         best = s.best()
-        retrained, tags = {}, {"commit": set(), "hardware": set()}
+        retrained, tags = {}, {"commit": set(), "hardware": set(), "data": set(), "epochs": set(), "T": set()}
         for p in s.retrain_points() if experiment is not None else []:
             for run in tracking.find_child(client, p.hash, [experiment.experiment_id]):
                 if tracking.is_finished(run) and search.metric in run.data.metrics:
                     retrained[p.config["seed"]] = (run.data.metrics[search.metric], run.info.run_id)
                     tags["commit"].add(run.data.tags.get(Tag.COMMIT, "?"))
                     tags["hardware"].add(run.data.tags.get(Tag.HARDWARE, "?"))
+                    tags["data"].add(run.data.tags.get(Tag.DATA_SIZES, "?"))
+                    tags["epochs"].add(run.data.params.get("epochs", "?"))
+                    tags["T"].add(run.data.params.get("T", "?"))
                     break
         if not trials and not retrained:
             continue  # an arm the store knows nothing of (e.g. its dataset is missing here)
@@ -251,7 +259,9 @@ def history_figure(name: str, arms: list[ArmResult], metric: str):
             ax.set_title(arm.label)
             ax.set_xlabel("trial")
             ax.set_ylabel(metric)
-            ax.legend(loc="lower right")
+        handles = {h.get_label(): h for ax in axes[: len(arms)] for h in ax.get_lines()}
+        if handles:  # one legend for every panel, below them: inside a panel it hides trials
+            fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=len(handles))
         for ax in axes[len(arms) :]:
             ax.set_axis_off()
         fig.suptitle(f"{name}: optimisation history per arm")

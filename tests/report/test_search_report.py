@@ -28,7 +28,14 @@ def _arm(label: str, neuron: str, values: list[float], retrained: list[float]) -
     )
     best = max((t for t in trials if t.state == "complete"), key=lambda t: t.value)
     runs = {s: (v, f"run-{neuron}-{s}") for s, v in enumerate(retrained)}
-    return ArmResult(label, {"neuron": neuron}, trials, best, runs, {"commit": {"abc"}, "hardware": {"cpu"}})
+    tags = {
+        "commit": {"abc"},
+        "hardware": {"cpu"},
+        "data": {"train=3000,test=1000"},
+        "epochs": {"3"},
+        "T": {"4"},
+    }
+    return ArmResult(label, {"neuron": neuron}, trials, best, runs, tags)
 
 
 def _report():
@@ -57,6 +64,7 @@ def test_tables_say_the_counts_the_best_and_the_paired_difference():
     # KLIF - LIF by seed: 1, 2, 2 -> mean 1.67, s = 0.577, t(0.975, 2) = 4.303 -> ± 1.43
     assert "| neuron=KLIF | 82.67 ± 1.53 (n=3)" in md and "+1.67 [+0.23, +3.10] (n=3)" in md
     assert "**Search space:** lr: [0.0001, 0.01, log]; surrogate: {atan, sigmoid}" in md
+    assert "**Data used (samples):** train=3000,test=1000" in md and "**Epochs:** 3" in md
     tex = latex.render(report)
     assert r"\label{tab:tuned-trials}" in tex and r"\label{tab:tuned-retrained}" in tex
 
@@ -77,6 +85,8 @@ def test_history_figure_draws_every_arm():
     fig = history_figure("Tuned", arms, "best_test_acc")
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["neuron=LIF", "neuron=KLIF"]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["complete", "pruned (last epoch)", "best so far"]
     lines = fig.axes[0].get_lines()
     assert [len(line.get_xdata()) for line in lines] == [2, 1, 2]  # complete, pruned, best so far
 
