@@ -196,6 +196,9 @@ def _start_and_wait_for_a_checkpoint(tmp_path, store, data_root):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        # ...whose Ctrl-C is not ignored: a shell starts background jobs (CI under `cmd &`) with SIGINT ignored,
+        # and a child keeps that, so the runner would never hear the Ctrl-C this test sends
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     runs_dir = tmp_path / "home" / "runs"
     deadline = time.time() + 240
