@@ -51,9 +51,10 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: kernels vs memory bandwidth and vs SpikingJelly / snnTorch, worker start-up compile,
-    loaders, a training step vs the ANN; saved for comparison (pytest-benchmark autosave)."""
-    # The peers, for benchmarks/test_kernels.py only, without their dependencies (their pins would replace
-    # the CPU torch); loguru is the one SpikingJelly imports that the project lacks.
+    loaders, a training step with each implementation's neuron vs the ANN; saved for comparison
+    (pytest-benchmark autosave)."""
+    # The peers, for benchmarks/test_kernels.py and test_train_step.py, without their dependencies (their pins
+    # would replace the CPU torch); loguru is the one SpikingJelly imports that the project lacks.
     pip = [_venv(session), "-m", "pip", "install", "-q", "--no-deps"]
     session.run(*pip, "spikingjelly==2.0.0", "snntorch==1.0.0", "loguru", external=True)
     _run(

@@ -80,7 +80,7 @@ def _needs(n):
 @pytest.mark.parametrize("surrogate", ["atan", "sigmoid", "rect"])
 @pytest.mark.parametrize("name", ["LIF", "KLIF", "KLIF*", "KLIF-CELU", "PLIF", "LIF-vth"])
 def test_eager_blocks_equal_the_step_equations_float64(name, surrogate, reset, threads):
-    """The eager loop (blocks of 5 columns over 36, split over threads, so a partial last block) against the
+    """The eager loop (blocks of 5 columns over 36, so a partial last block; 1 and 2 torch threads) against the
     plain loops of ``dynamics``, with a non-zero V_reset / V_0 and every surrogate: spikes equal, gradients
     to 1e-10, with and without ``detach_reset``."""
     torch.manual_seed(0)
@@ -106,14 +106,6 @@ def test_eager_blocks_equal_the_step_equations_float64(name, surrogate, reset, t
                     torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     finally:
         torch.set_num_threads(before)
-
-
-def test_eager_split_covers_every_column_in_whole_blocks():
-    for n, block, threads in [(100, 8, 2), (7, 8, 2), (64, 8, 3), (65, 8, 2), (5, 1, 8)]:
-        spans = eager._split(n, block, threads)
-        assert [i for s in spans for i in s] == list(range(n))
-        assert len(spans) <= threads
-        assert all(len(s) % block == 0 for s in spans[:-1])
 
 
 def test_failed_compile_falls_back_to_eager(monkeypatch):

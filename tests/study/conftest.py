@@ -24,6 +24,21 @@ import pytest
 # folder on sys.path, so this one is put there, once, before the test modules are imported.
 sys.path.insert(0, str(Path(__file__).parent))
 
+
+@pytest.fixture(autouse=True)
+def eager_neurons(request, monkeypatch):
+    """The runner's tests run their workers on the eager neuron kernel (``SUITE_COMPILE=0``), unless marked
+    ``@pytest.mark.compiled``.
+
+    Why: these tests are about processes, signals, stores and executors; every worker they spawn would
+    otherwise pay torch.compile's start-up (seconds warm, about half a minute cold on a fresh CI machine)
+    for a kernel whose arithmetic tests/neurons checks on both paths. The README's main job (table3's smoke
+    profile) keeps the compiled kernel, so one study still runs end to end as a user's does.
+    """
+    if request.node.get_closest_marker("compiled") is None:
+        monkeypatch.setenv("SUITE_COMPILE", "0")
+
+
 PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin"))  # Debian's layout: not on PATH
 
 
