@@ -99,7 +99,11 @@ def _call(compiled_fn, eager_fn, key, xs, *args):
             # detach(): a reshaped view keeps its base, and Dynamo guards on the base's rank and strides
             # (one recompile per layer shape); the detached view is the same memory without a base.
             flat = [a.reshape(a.shape[0], -1).detach() if a.shape == xs.shape else a for a in (xs, *args[:1])]
-            out = kern(*flat, *args[len(flat) - 1 :])
+            # specialize_float: the loops' floats are Constants, already in the key; left symbolic, Dynamo
+            # traces each loop, fails to turn them into tensors and traces it again (a second or two per
+            # kernel in every fresh worker).
+            with torch._dynamo.config.patch(specialize_float=True):
+                out = kern(*flat, *args[len(flat) - 1 :])
             return (out[0].view_as(xs), *out[1:]) if isinstance(out, tuple) else out.view_as(xs)
         except Exception as err:  # no C++ compiler, unsupported backend: the eager loop is the same math
             if isinstance(err, (torch._dynamo.exc.BackendCompilerFailed, OSError, RuntimeError)):
